@@ -1,0 +1,57 @@
+"""Shared fixtures: every test talks to a real PostgreSQL server.
+
+The tests use the embedded server (or WAREHOUSE_URL's server when set) but their own database,
+`uap_test`, recreated once per session, so a developer's demo data is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from orchestration.settings import get_settings
+from orchestration.warehouse.embedded import embedded_warehouse_url
+
+TEST_DATABASE = "uap_test"
+
+
+def _server_url() -> str:
+    settings = get_settings()
+    return settings.warehouse_url or embedded_warehouse_url(settings.embedded_warehouse_dir)
+
+
+@pytest.fixture(scope="session")
+def warehouse_url() -> Iterator[str]:
+    """A fresh, empty database for this test session; also exported as WAREHOUSE_URL."""
+    server_url = _server_url()
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (TEST_DATABASE,),
+        )
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}"')
+        conn.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
+    url = make_conninfo(**{**conninfo_to_dict(server_url), "dbname": TEST_DATABASE})
+    previous = {k: os.environ.get(k) for k in ("WAREHOUSE_URL", "SOURCE_URL")}
+    os.environ["WAREHOUSE_URL"] = url
+    os.environ.pop("SOURCE_URL", None)
+    from orchestration.warehouse.connection import warehouse_url as cached_url
+
+    cached_url.cache_clear()
+    yield url
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    cached_url.cache_clear()
+
+
+@pytest.fixture()
+def db(warehouse_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        yield conn
