@@ -25,7 +25,8 @@ def source_url() -> str:
 
 
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
-    return psycopg.connect(url, autocommit=autocommit)
+    """Every session runs in UTC, so hour and day boundaries mean the same everywhere."""
+    return psycopg.connect(url, autocommit=autocommit, options="-c timezone=UTC")
 
 
 def dbt_env(url: str) -> dict[str, str]:
@@ -41,4 +42,6 @@ def dbt_env(url: str) -> dict[str, str]:
         "DBT_PG_USER": str(parts.get("user") or os.environ.get("USER", "postgres")),
         "DBT_PG_PASSWORD": str(parts.get("password") or ""),
         "DBT_PG_DBNAME": str(parts.get("dbname") or "postgres"),
+        # Session time zone for date_trunc and date casts: UTC whatever the server default.
+        "PGTZ": "UTC",
     }

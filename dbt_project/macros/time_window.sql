@@ -1,0 +1,24 @@
+{#- The run's time window as SQL literals. Partitioned Dagster runs pass window_start and
+    window_end (end exclusive); see orchestration/defs/dbt_window.py. -#}
+{% macro window_start() -%}
+    cast('{{ var("window_start") }}' as {{ dbt.type_timestamp() }} with time zone)
+{%- endmacro %}
+
+{% macro window_end() -%}
+    cast('{{ var("window_end") }}' as {{ dbt.type_timestamp() }} with time zone)
+{%- endmacro %}
+
+{% macro in_window(column) -%}
+    ({{ column }} >= {{ window_start() }} and {{ column }} < {{ window_end() }})
+{%- endmacro %}
+
+{#- Every period start of the given grain inside the window, clipped to the data's first
+    period and to now, so that the all-time default window does not generate centuries of
+    empty periods. Partitioned runs always pass a past window, which the clipping leaves alone. -#}
+{% macro period_spine(grain, lower_bound_sql) -%}
+    select generate_series(
+        date_trunc('{{ grain }}', greatest({{ window_start() }}, ({{ lower_bound_sql }}))),
+        least({{ window_end() }}, current_timestamp) - interval '1 microsecond',
+        interval '1 {{ grain }}'
+    ) as period_start
+{%- endmacro %}

@@ -1,0 +1,43 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='window_replace',
+        window_column='usage_month',
+        tags=['monthly'],
+        indexes=[{'columns': ['usage_month']}, {'columns': ['account_id', 'usage_month'], 'unique': true}],
+    )
+}}
+-- One row per account and calendar month (UTC), from fct_usage_daily; storage is the last
+-- day-end reading of the month.
+
+with daily as (
+    select
+        *,
+        cast(date_trunc('month', usage_date) as date) as usage_month,
+        row_number() over (
+            partition by account_id, date_trunc('month', usage_date)
+            order by case when storage_used_mb is null then 1 else 0 end, usage_date desc
+        ) as storage_rank
+    from {{ ref('fct_usage_daily') }}
+    where {{ in_window('usage_date') }}
+)
+
+select
+    account_id,
+    usage_month,
+    sum(sessions_created) as sessions_created,
+    sum(audio_minutes_processed) as audio_minutes_processed,
+    sum(transcriptions_completed) as transcriptions_completed,
+    sum(transcriptions_failed) as transcriptions_failed,
+    sum(exports_generated) as exports_generated,
+    sum(exports_csv) as exports_csv,
+    sum(exports_pdf) as exports_pdf,
+    sum(exports_xlsx) as exports_xlsx,
+    sum(exports_txt) as exports_txt,
+    sum(api_calls) as api_calls,
+    sum(share_links_created) as share_links_created,
+    sum(share_links_accessed) as share_links_accessed,
+    max(case when storage_rank = 1 then storage_used_mb end) as storage_used_mb,
+    max(concurrent_sessions_peak) as concurrent_sessions_peak
+from daily
+group by account_id, usage_month

@@ -1,0 +1,59 @@
+"""The Dagster code location: `orchestration.definitions:defs` loads everything."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from orchestration.defs.dbt_models import (
+    dbt_daily_models,
+    dbt_foundation_models,
+    dbt_hourly_models,
+    dbt_monthly_models,
+    dbt_project,
+)
+from orchestration.defs.jobs import (
+    daily_rollup_job,
+    foundation_job,
+    hourly_snapshot_job,
+    monthly_rollup_job,
+)
+from orchestration.defs.resources import SourceResource, WarehouseResource
+from orchestration.defs.schedules import hourly_snapshot_schedule
+from orchestration.defs.snapshots import hourly_source_snapshot
+from orchestration.settings import get_settings
+
+jobs = [hourly_snapshot_job, foundation_job, daily_rollup_job, monthly_rollup_job]
+schedules = [hourly_snapshot_schedule]
+if get_settings().demo_source:
+    from orchestration.defs.demo_source import (
+        demo_source_activity_job,
+        demo_source_activity_schedule,
+    )
+
+    jobs.append(demo_source_activity_job)
+    schedules.append(demo_source_activity_schedule)
+
+defs = dg.Definitions(
+    assets=[
+        hourly_source_snapshot,
+        dbt_foundation_models,
+        dbt_hourly_models,
+        dbt_daily_models,
+        dbt_monthly_models,
+    ],
+    jobs=jobs,
+    schedules=schedules,
+    sensors=[
+        dg.AutomationConditionSensorDefinition(
+            "rollup_automation_sensor",
+            target=dg.AssetSelection.all(),
+            default_status=dg.DefaultSensorStatus.RUNNING,
+        )
+    ],
+    resources={
+        "dbt": DbtCliResource(project_dir=dbt_project),
+        "warehouse": WarehouseResource(),
+        "source": SourceResource(),
+    },
+)

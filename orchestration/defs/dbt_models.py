@@ -1,0 +1,143 @@
+"""dbt models as Dagster assets, one @dbt_assets per partitioning of the models.
+
+Models are chosen by dbt tag (hourly, daily, monthly); everything else (staging views and
+dimensions) is unpartitioned. Each partitioned group runs a whole backfill range as one dbt
+invocation over the range's window (single-run backfill policy): concurrent partition runs
+would collide on dbt's temporary tables, and one set-based pass is far cheaper.
+"""
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.defs.dbt_window import dbt_build_args
+from orchestration.defs.partitions import daily_partitions, hourly_partitions, monthly_partitions
+from orchestration.defs.resources import WarehouseResource
+from orchestration.settings import PROJECT_ROOT, get_settings
+from orchestration.warehouse.connection import dbt_env
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+# dbt is installed beside the interpreter running us (the project's virtualenv), which need not
+# be on PATH when a command calls .venv/bin/python directly.
+if shutil.which("dbt") is None:
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+if not dbt_project.manifest_path.exists():
+    # A fresh checkout has no manifest yet; parsing needs no database connection.
+    dbt_project.preparer.prepare(dbt_project)
+
+PARTITION_TAGS = ("hourly", "daily", "monthly")
+
+# Rollups follow their upstream: a day or month is rebuilt when any of its hours or days is
+# (re-)materialized, including late-data re-extractions within the look-back window.
+follows_upstream = (
+    dg.AutomationCondition.in_latest_time_window(
+        lookback_delta=timedelta(hours=get_settings().late_data_lookback_hours + 48)
+    )
+    & (
+        dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()
+    ).since_last_handled()
+    & ~dg.AutomationCondition.any_deps_missing()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("follows_upstream")
+
+
+class UsageDbtTranslator(DagsterDbtTranslator):
+    """Asset keys mirror warehouse names (schema/table), so a table is found by its name."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        return dg.AssetKey([dbt_resource_props["config"]["schema"], dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "dbt"
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        tags = dbt_resource_props.get("tags", [])
+        if "hourly" in tags:
+            return None  # driven by the hourly schedule together with the snapshot
+        if any(tag in tags for tag in PARTITION_TAGS):
+            return follows_upstream
+        return dg.AutomationCondition.eager()
+
+
+translator = UsageDbtTranslator()
+
+
+def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse_url: str) -> Iterator:
+    os.environ.update(dbt_env(warehouse_url))
+    window = context.partition_time_window if context.assets_def.partitions_def else None
+    args = dbt_build_args(window.start if window else None, window.end if window else None)
+    yield from dbt.cli(args, context=context).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    exclude=" ".join(f"tag:{tag}" for tag in PARTITION_TAGS),
+    dagster_dbt_translator=translator,
+    name="dbt_foundation_models",
+)
+def dbt_foundation_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
+    """Staging views and dimensions: unpartitioned, rebuilt whole."""
+    yield from _run_dbt(context, dbt, warehouse.url)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select="tag:hourly",
+    partitions_def=hourly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    dagster_dbt_translator=translator,
+    name="dbt_hourly_models",
+)
+def dbt_hourly_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
+    yield from _run_dbt(context, dbt, warehouse.url)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select="tag:daily",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    dagster_dbt_translator=translator,
+    name="dbt_daily_models",
+)
+def dbt_daily_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
+    yield from _run_dbt(context, dbt, warehouse.url)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select="tag:monthly",
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    dagster_dbt_translator=translator,
+    name="dbt_monthly_models",
+)
+def dbt_monthly_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
+    yield from _run_dbt(context, dbt, warehouse.url)

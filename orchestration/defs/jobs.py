@@ -1,0 +1,39 @@
+"""Jobs: one per partitioning, so each run (and each backfill range) is one set-based pass."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs.dbt_models import (
+    dbt_daily_models,
+    dbt_foundation_models,
+    dbt_hourly_models,
+    dbt_monthly_models,
+)
+from orchestration.defs.partitions import daily_partitions, hourly_partitions, monthly_partitions
+from orchestration.defs.snapshots import hourly_source_snapshot
+
+hourly_snapshot_job = dg.define_asset_job(
+    "hourly_snapshot_job",
+    selection=dg.AssetSelection.assets(hourly_source_snapshot, dbt_hourly_models),
+    partitions_def=hourly_partitions,
+    description="Snapshot an hour window of the source into raw and rebuild fct_usage_hourly.",
+)
+
+foundation_job = dg.define_asset_job(
+    "foundation_job",
+    selection=dg.AssetSelection.assets(dbt_foundation_models),
+    description="(Re)build staging views and dimension tables.",
+)
+
+daily_rollup_job = dg.define_asset_job(
+    "daily_rollup_job",
+    selection=dg.AssetSelection.assets(dbt_daily_models),
+    partitions_def=daily_partitions,
+)
+
+monthly_rollup_job = dg.define_asset_job(
+    "monthly_rollup_job",
+    selection=dg.AssetSelection.assets(dbt_monthly_models),
+    partitions_def=monthly_partitions,
+)

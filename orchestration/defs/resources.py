@@ -1,0 +1,32 @@
+"""Connections to the warehouse and the source, as Dagster resources.
+
+Both default to environment configuration (WAREHOUSE_URL, SOURCE_URL, or the embedded server),
+resolved when a run starts rather than at import, so loading definitions never touches a
+database. The warehouse is migrated on first use in each run process.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.warehouse.connection import source_url, warehouse_url
+from orchestration.warehouse.migrate import migrate
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The analytics warehouse (PostgreSQL)."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        migrate(warehouse_url())
+
+    @property
+    def url(self) -> str:
+        return warehouse_url()
+
+
+class SourceResource(dg.ConfigurableResource):
+    """The product's operational database, read-only for the platform."""
+
+    @property
+    def url(self) -> str:
+        return source_url()
