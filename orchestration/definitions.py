@@ -14,7 +14,7 @@ from orchestration.defs.dbt_models import (
 )
 from orchestration.defs.jobs import (
     daily_rollup_job,
-    foundation_job,
+    dimensions_job,
     hourly_snapshot_job,
     monthly_rollup_job,
 )
@@ -23,7 +23,7 @@ from orchestration.defs.schedules import hourly_snapshot_schedule
 from orchestration.defs.snapshots import hourly_source_snapshot
 from orchestration.settings import get_settings
 
-jobs = [hourly_snapshot_job, foundation_job, daily_rollup_job, monthly_rollup_job]
+jobs = [hourly_snapshot_job, dimensions_job, daily_rollup_job, monthly_rollup_job]
 schedules = [hourly_snapshot_schedule]
 if get_settings().demo_source:
     from orchestration.defs.demo_source import (

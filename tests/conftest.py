@@ -55,3 +55,22 @@ def warehouse_url() -> Iterator[str]:
 def db(warehouse_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         yield conn
+
+
+def reset_warehouse(url: str) -> None:
+    """Drop every platform schema and re-apply the migrations: a clean warehouse for a module."""
+    from orchestration.warehouse.migrate import migrate
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for schema in ("app", "raw", "quarantine", "staging", "intermediate", "marts", "ml", "reports"):
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute("DROP TABLE IF EXISTS public.schema_migrations")
+    migrate(url)
+
+
+@pytest.fixture(scope="session")
+def dagster_instance():
+    import dagster as dg
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        yield instance

@@ -94,7 +94,7 @@ def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse_u
 def dbt_foundation_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ):
-    """Staging views and dimensions: unpartitioned, rebuilt whole."""
+    """Dimensions: unpartitioned, rebuilt whole (staging and intermediate models are inlined)."""
     yield from _run_dbt(context, dbt, warehouse.url)
 
 

@@ -20,10 +20,10 @@ hourly_snapshot_job = dg.define_asset_job(
     description="Snapshot an hour window of the source into raw and rebuild fct_usage_hourly.",
 )
 
-foundation_job = dg.define_asset_job(
-    "foundation_job",
+dimensions_job = dg.define_asset_job(
+    "dimensions_job",
     selection=dg.AssetSelection.assets(dbt_foundation_models),
-    description="(Re)build staging views and dimension tables.",
+    description="Rebuild the dimension tables (dim_accounts, dim_plans).",
 )
 
 daily_rollup_job = dg.define_asset_job(

@@ -64,7 +64,9 @@ def find_stale_hours(
             (first_hour, end),
         )
     }
-    since = min(cutoffs.values(), default=first_hour)
+    if not cutoffs:
+        return hours  # nothing extracted yet: every hour is due, no need to scan the source
+    since = min(cutoffs.values())
     latest: dict[tuple[str, datetime], datetime] = {}
     for table in HOURLY_SNAPSHOT_TABLES:
         query = psycopg.ClientCursor(source).mogrify(

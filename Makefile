@@ -1,0 +1,39 @@
+# Two commands on a fresh machine with Python 3.11+: `make demo` and `make test`.
+# Each bootstraps .venv from pyproject.toml; nothing else needs installing by hand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.local/dagster
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: demo test ui dbt docs lint clean bench
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+$(DAGSTER_HOME):
+	mkdir -p $(DAGSTER_HOME)
+
+demo: $(STAMP) | $(DAGSTER_HOME)
+	$(BIN)/usage-analytics demo
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+ui: $(STAMP) | $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# Run dbt by hand against the configured warehouse, e.g. `make dbt ARGS="ls"`.
+dbt: $(STAMP)
+	$(BIN)/python -m orchestration.dbt_shell $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) dbt_project/target dbt_project/logs

@@ -1,0 +1,50 @@
+"""Fast unit tests of the pure functions behind windows and late-data detection."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from orchestration.defs.dbt_window import dbt_build_args, dbt_window_vars
+from orchestration.snapshots.late_data import range_to_extract, stale_hours
+
+H0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+HOUR = timedelta(hours=1)
+
+
+def test_window_vars_for_a_partition_and_a_range():
+    assert dbt_window_vars(H0, H0 + HOUR) == {
+        "window_start": "2026-03-01T00:00:00+00:00", "window_end": "2026-03-01T01:00:00+00:00"}
+    args = dbt_build_args(H0, H0 + 90 * 24 * HOUR)
+    assert args[:2] == ["build", "--vars"]
+    assert json.loads(args[2])["window_end"] == "2026-05-30T00:00:00+00:00"
+
+
+def test_unpartitioned_run_is_a_full_refresh():
+    assert dbt_window_vars(None, None) == {}
+    assert dbt_build_args(None, None) == ["build"]
+
+
+@pytest.mark.parametrize("start,end", [(H0, H0), (H0 + HOUR, H0)])
+def test_empty_window_is_refused(start, end):
+    with pytest.raises(ValueError, match="empty dbt window"):
+        dbt_window_vars(start, end)
+
+
+def test_naive_window_is_refused():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        dbt_window_vars(H0.replace(tzinfo=None), (H0 + HOUR).replace(tzinfo=None))
+
+
+def test_stale_hours():
+    hours = [H0 + i * HOUR for i in range(4)]
+    cutoffs = {(t, h): h + 2 * HOUR for t in ("a", "b") for h in hours[:3]}  # hour 3 never extracted
+    latest = {("a", hours[0]): hours[0] + HOUR, ("b", hours[1]): hours[1] + 3 * HOUR}
+    assert stale_hours(hours, cutoffs, latest, ["a", "b"]) == [hours[1], hours[3]]
+
+
+def test_range_to_extract_spans_oldest_stale_to_newest():
+    assert range_to_extract([H0 + HOUR], H0 + 5 * HOUR) == (H0 + HOUR, H0 + 6 * HOUR)
+    assert range_to_extract([], H0 + 5 * HOUR) == (H0 + 5 * HOUR, H0 + 6 * HOUR)
