@@ -108,3 +108,27 @@ CREATE INDEX IF NOT EXISTS subscriptions_updated_at_idx ON app.subscriptions (up
 CREATE INDEX IF NOT EXISTS subscriptions_account_idx ON app.subscriptions (account_id, started_at);
 CREATE INDEX IF NOT EXISTS accounts_signup_at_idx ON app.accounts (signup_at);
 CREATE INDEX IF NOT EXISTS invoices_issued_at_idx ON app.invoices (issued_at);
+
+-- Simulator bookkeeping (demo source only; not part of the product's data, never extracted).
+-- simulation_state: parameters, horizon (rows recorded up to here are written) and the
+-- simulator's per-account state, so hourly appends continue where the last run stopped.
+CREATE TABLE IF NOT EXISTS app.simulation_state (
+    singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    seed           bigint NOT NULL,
+    accounts       integer NOT NULL,
+    history_start  timestamptz NOT NULL,
+    history_end    timestamptz NOT NULL,
+    horizon        timestamptz NOT NULL,
+    state          bytea NOT NULL,            -- numpy .npz
+    updated_at     timestamptz NOT NULL DEFAULT now()
+);
+
+-- Rows already generated but recorded after the horizon (running sessions, late deliveries),
+-- as binary COPY tuples grouped by the hour their recorded_at falls in: (recorded_hour - 1h, recorded_hour].
+CREATE TABLE IF NOT EXISTS app.simulation_pending (
+    table_name     text NOT NULL,
+    recorded_hour  timestamptz NOT NULL,
+    row_count      integer NOT NULL,
+    tuples         bytea NOT NULL
+);
+CREATE INDEX IF NOT EXISTS simulation_pending_hour_idx ON app.simulation_pending (recorded_hour);

@@ -1,0 +1,364 @@
+"""Subscription lifecycle and billing: app.subscriptions row versions and app.invoices.
+
+Each account has at most one open subscription row. Scheduled events move it along:
+  monthly check   -> renewal invoice (monthly, or yearly on annual billing) with last month's
+                     overage, and maybe an upgrade/downgrade (usage above the limits pushes up,
+                     little usage pulls down); a failed invoice puts the row past_due
+  trial end       -> trial_converted into a paid row, or trial_expired into free / nothing
+  past_due end    -> canceled, end_reason non_payment (involuntary churn)
+  churn_at        -> canceled, end_reason voluntary; drawn in advance so activity can decline
+                     in the weeks before (the churn signal models should find)
+  reactivate_at   -> some churned accounts come back weeks later with a new row
+Every change emits a full row version; the writer keeps the latest one per subscription_id,
+so the table holds current state and updated_at moves when a row ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from orchestration.source.copy_writer import NULL_INT
+from orchestration.source.plans import (
+    ANNUAL_PRICE,
+    LIMIT_AUDIO,
+    LIMIT_EXPORTS,
+    LIMIT_SESSIONS,
+    LIMIT_STORAGE,
+    MONTHLY_PRICE,
+    PLAN_IDS,
+    PRICE_AUDIO,
+    PRICE_EXPORT,
+    PRICE_SESSION,
+    PRICE_STORAGE,
+    TIER_COUNT,
+    TRIAL_DAYS,
+)
+from orchestration.source.world import ACTIVE, DAY, NEVER, NONE, PAST_DUE, TRIALING, Rows, World
+
+STATUS_TEXT = np.array([None, "active", "trialing", "past_due"], dtype=object)
+P_TRIAL = np.array([0.35, 0.55, 0.75, 0.40])  # by user type: start on a paid-plan trial
+P_ANNUAL = 0.25
+# Usage since `lo` up to `hi` per account index: (audio minutes, sessions, exports).
+UsageFn = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, ...]]
+StorageFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def add_months(ts: np.ndarray, months: np.ndarray | int) -> np.ndarray:
+    """Calendar-month anniversaries: Jan 31 + 1 month = Feb 28/29 (same time of day)."""
+    ts = np.asarray(ts, np.int64)
+    month = ts.astype("datetime64[s]").astype("datetime64[M]")
+    month_start = month.astype("datetime64[s]").astype(np.int64)
+    into = ts - month_start
+    target = month + np.asarray(months, np.int64).astype("timedelta64[M]")
+    target_start = target.astype("datetime64[s]").astype(np.int64)
+    length = (target + 1).astype("datetime64[s]").astype(np.int64) - target_start
+    into = np.where(into >= length, length - DAY + into % DAY, into)
+    return target_start + into
+
+
+def fit_plan(audio: np.ndarray, sessions: np.ndarray, exports: np.ndarray,
+             storage: np.ndarray) -> np.ndarray:
+    """The smallest plan whose limits cover the usage (the top plan when none does)."""
+    covers = ((LIMIT_AUDIO >= audio[:, None]) & (LIMIT_SESSIONS >= sessions[:, None])
+              & (LIMIT_EXPORTS >= exports[:, None]) & (LIMIT_STORAGE >= storage[:, None]))
+    return np.where(covers.any(axis=1), covers.argmax(axis=1), TIER_COUNT - 1)
+
+
+def overage_cents(plan: np.ndarray, audio: np.ndarray, sessions: np.ndarray,
+                  exports: np.ndarray, storage: np.ndarray) -> np.ndarray:
+    """Usage above the plan limits times the plan's overage prices, in cents."""
+    fee = (np.maximum(audio - LIMIT_AUDIO[plan], 0) * PRICE_AUDIO[plan]
+           + np.maximum(sessions - LIMIT_SESSIONS[plan], 0) * PRICE_SESSION[plan]
+           + np.maximum(exports - LIMIT_EXPORTS[plan], 0) * PRICE_EXPORT[plan]
+           + np.maximum(storage - LIMIT_STORAGE[plan], 0) * PRICE_STORAGE[plan])
+    return np.round(fee * 100).astype(np.int64)
+
+
+class Lifecycle:
+    """Applies lifecycle events to a World, collecting the rows they produce in `rows`."""
+
+    def __init__(self, world: World, rng: np.random.Generator, rows: Rows,
+                 usage: UsageFn | None = None, storage: StorageFn | None = None) -> None:
+        self.w, self.a, self.rng, self.rows = world, world.acct, rng, rows
+        zeros = lambda idx, *_: tuple(np.zeros(len(idx)) for _ in range(3))
+        self.usage: UsageFn = usage or zeros
+        self.storage: StorageFn = storage or (lambda idx, _at: self.a["storage"][idx])
+
+    # -- row versions and invoices -------------------------------------------------------
+
+    def _emit(self, idx: np.ndarray, updated_at: np.ndarray, status: np.ndarray,
+              end_reason: np.ndarray | None = None) -> None:
+        a, n = self.a, len(idx)
+        ended = end_reason is not None
+        self.rows.add("app.subscriptions", {
+            "subscription_id": a["sub_id"][idx], "account_id": a["account_id"][idx],
+            "plan_id": PLAN_IDS[a["plan"][idx]],
+            "billing_period": np.where(a["annual"][idx], "annual", "monthly").astype(object),
+            "is_trial": a["trial"][idx], "started_at": a["sub_start"][idx],
+            "ended_at": updated_at if ended else np.full(n, NULL_INT),
+            "end_reason": end_reason if ended else np.full(n, None, dtype=object),
+            "status": status, "updated_at": updated_at,
+            "recorded_at": updated_at + self.rng.integers(1, 6, n),
+        })
+
+    def _open(self, idx: np.ndarray, at: np.ndarray, plan: np.ndarray, annual: np.ndarray,
+              trial: np.ndarray, overage: np.ndarray | None = None) -> None:
+        """Start a new row at `at`; paid non-trial rows are invoiced for their first period.
+
+        `overage` (cents) is what the account's previous row still owes for its last month,
+        billed on the new row's first invoice.
+        """
+        a = self.a
+        a["sub_id"][idx] = self.w.take_ids("subscription", len(idx))
+        a["plan"][idx], a["annual"][idx], a["trial"][idx] = plan, annual, trial
+        a["sub_start"][idx], a["status"][idx] = at, np.where(trial, TRIALING, ACTIVE)
+        a["check_k"][idx] = 1
+        a["next_check"][idx] = np.where(trial, NEVER, add_months(at, 1))
+        a["reactivate_at"][idx] = NEVER
+        self._reset_usage(idx, at)
+        self._emit(idx, at, STATUS_TEXT[a["status"][idx]])
+        paid = ~trial & (plan > 0)
+        owed = np.zeros(len(idx), np.int64) if overage is None else overage
+        self._invoice(idx[paid], at[paid], np.zeros(paid.sum(), np.int64), owed[paid])
+
+    def _close(self, idx: np.ndarray, at: np.ndarray, status: str, reason: np.ndarray | str) -> None:
+        n = len(idx)
+        reasons = np.broadcast_to(np.asarray(reason, dtype=object), (n,)).copy()
+        self._emit(idx, at, np.full(n, status, dtype=object), reasons)
+
+    def _invoice(self, idx: np.ndarray, at: np.ndarray, k: np.ndarray, overage: np.ndarray,
+                 *, settled: bool = False) -> None:
+        """Invoice period k of each row (issued at its start); a failed one makes it past_due."""
+        a, n = self.a, len(idx)
+        if n == 0:
+            return
+        plan, annual = a["plan"][idx], a["annual"][idx]
+        fee = np.round(np.where(annual, ANNUAL_PRICE[plan], MONTHLY_PRICE[plan]) * 100)
+        fee = fee.astype(np.int64)
+        overage = np.where(annual, 0, overage)
+        u = self.rng.random(n)
+        status = np.where(settled | (u >= 0.045), "paid", np.where(u < 0.03, "failed", "open"))
+        self.rows.add("app.invoices", {
+            "invoice_id": self.w.take_ids("invoice", n), "account_id": a["account_id"][idx],
+            "subscription_id": a["sub_id"][idx], "period_start": at,
+            "period_end": add_months(a["sub_start"][idx], k + np.where(annual, 12, 1)),
+            "issued_at": at, "subscription_fee": fee, "overage_fee": overage,
+            "total": fee + overage, "currency": np.full(n, "USD", dtype=object),
+            "status": status.astype(object), "recorded_at": at + self.rng.integers(2, 61, n),
+        })
+        failed = idx[status == "failed"]
+        if len(failed):
+            at_failed = at[status == "failed"] + 60  # the charge is attempted a minute later
+            a["status"][failed] = PAST_DUE
+            a["past_due_until"][failed] = at_failed + self.rng.integers(3 * DAY, 14 * DAY,
+                                                                        len(failed))
+            self._emit(failed, at_failed, np.full(len(failed), "past_due", dtype=object))
+
+    def _reset_usage(self, idx: np.ndarray, at: np.ndarray) -> None:
+        self.a["period_start"][idx] = at
+        for name in ("use_audio", "use_sessions", "use_exports"):
+            self.a[name][idx] = 0.0
+
+    def _draw_churn(self, idx: np.ndarray, at: np.ndarray) -> None:
+        """Time to voluntary churn: exponential, monthly hazard by plan and billing."""
+        plan, annual = self.a["plan"][idx], self.a["annual"][idx]
+        hazard = np.where(plan == 0, 0.06, np.where(annual, 0.015, 0.035)) * (1 - 0.12 * plan)
+        days = self.rng.exponential(30.0 / hazard)
+        self.a["churn_at"][idx] = at + (np.minimum(days, 3650) * DAY).astype(np.int64)
+
+    def _gone(self, idx: np.ndarray, at: np.ndarray, p_return: np.ndarray | float) -> None:
+        """The account has no subscription now; some return weeks later."""
+        a = self.a
+        a["last_plan"][idx] = a["plan"][idx]
+        a["status"][idx], a["sub_id"][idx] = NONE, 0
+        a["churn_at"][idx] = a["next_check"][idx] = NEVER
+        back = self.rng.random(len(idx)) < p_return
+        a["reactivate_at"][idx] = np.where(
+            back, at + self.rng.integers(14 * DAY, 90 * DAY, len(idx)), NEVER)
+
+    # -- entry points ----------------------------------------------------------------------
+
+    def expected_plan(self, idx: np.ndarray) -> np.ndarray:
+        """The paid plan an account picks from its expected monthly usage (sometimes too small)."""
+        a = self.a
+        sessions = a["level"][idx] * (22 + 8 * a["weekend"][idx])
+        audio = sessions * a["dur_median"][idx] * 0.85
+        exports = sessions * a["export_prop"][idx]
+        storage = audio * 2.0
+        plan = fit_plan(audio, sessions, exports, storage)
+        noise = self.rng.choice([-1, 0, 1], len(idx), p=[0.25, 0.65, 0.10])
+        return np.clip(plan + noise, 1, TIER_COUNT - 1)
+
+    def start(self, idx: np.ndarray, at: np.ndarray, trial: np.ndarray | None = None) -> None:
+        """A new account's first row at signup: a paid-plan trial or the free plan."""
+        a, n = self.a, len(idx)
+        if trial is None:
+            trial = self.rng.random(n) < P_TRIAL[a["user_type"][idx]]
+        plan = np.where(trial, self.expected_plan(idx), 0)
+        self._open(idx, at, plan, np.zeros(n, bool), trial)
+        p_convert = np.clip(0.28 + a["convert_bias"][idx] + 0.06 * np.log(a["level"][idx]),
+                            0.05, 0.9)
+        u, v = self.rng.random(n), self.rng.random(n)
+        a["trial_outcome"][idx] = np.where(u < p_convert, 0, np.where(v < 0.65, 1, 2))
+        self._draw_churn(idx[~trial], at[~trial])
+        a["churn_at"][idx[trial]] = NEVER
+
+    def seed_existing(self, idx: np.ndarray, start: int) -> None:
+        """Accounts that signed up before the history starts, with a plausible past.
+
+        Their earlier rows and invoices are written as history (without usage-based overage,
+        which the simulation did not observe), and they enter the simulation mid-life.
+        """
+        a, rng, n = self.a, self.rng, len(idx)
+        signup = a["signup_at"][idx]
+        age = start - signup
+        young = age < 14 * DAY
+        kind = rng.choice(3, n, p=[0.42, 0.45, 0.13])  # free, paid, gone
+        trialing = young & (rng.random(n) < P_TRIAL[a["user_type"][idx]])
+        kind = np.where(young, np.where(trialing, 3, 0), kind)
+        self.start(idx[trialing], signup[trialing], np.ones(trialing.sum(), bool))
+
+        free = idx[kind == 0]
+        s = a["signup_at"][free]
+        lapsed = (start - s >= 14 * DAY) & (rng.random(len(free)) < 0.35)  # after a trial
+        self._open(free, s, np.where(lapsed, self.expected_plan(free), 0),
+                   np.zeros(len(free), bool), lapsed)
+        self._close(free[lapsed], s[lapsed] + 14 * DAY, "ended", "trial_expired")
+        self._open(free[lapsed], s[lapsed] + 14 * DAY, np.zeros(lapsed.sum(), np.int64),
+                   np.zeros(lapsed.sum(), bool), np.zeros(lapsed.sum(), bool))
+
+        paid = idx[kind == 1]
+        s = a["signup_at"][paid]
+        via_trial = rng.random(len(paid)) < 0.6
+        paid_from = np.where(via_trial, s + 14 * DAY,
+                             s + (rng.random(len(paid)) * (start - s)).astype(np.int64))
+        plan = self.expected_plan(paid)
+        self._open(paid, s, np.where(via_trial, plan, 0), np.zeros(len(paid), bool), via_trial)
+        self._close(paid, paid_from, "ended", np.where(via_trial, "trial_converted", "upgrade"))
+        self._open_settled(paid, paid_from, plan, rng.random(len(paid)) < P_ANNUAL,
+                           np.full(len(paid), start, np.int64))
+
+        gone = idx[kind == 2]
+        s = a["signup_at"][gone]
+        plan = np.where(rng.random(len(gone)) < 0.4, 0, self.expected_plan(gone))
+        ended = s + (rng.random(len(gone)) * (start - s)).astype(np.int64)
+        self._open_settled(gone, s, plan, rng.random(len(gone)) < P_ANNUAL, ended)
+        self._close(gone, ended, "canceled", "voluntary")
+        self._gone(gone, ended, 0.15)
+
+        alive = idx[(kind == 0) | (kind == 1)]
+        self._draw_churn(alive, np.full(len(alive), start, np.int64))
+        while (due := alive[a["next_check"][alive] <= start]).size:
+            a["check_k"][due] += 1
+            a["next_check"][due] = add_months(a["sub_start"][due], a["check_k"][due])
+        self._reset_usage(idx, np.full(n, start, np.int64))
+
+    def _open_settled(self, idx: np.ndarray, at: np.ndarray, plan: np.ndarray,
+                      annual: np.ndarray, until: np.ndarray) -> None:
+        """Open rows in the past, invoiced (paid) for every period that began before `until`."""
+        annual = annual & (plan > 0)
+        a = self.a
+        a["sub_id"][idx] = self.w.take_ids("subscription", len(idx))
+        a["plan"][idx], a["annual"][idx], a["trial"][idx] = plan, annual, False
+        a["sub_start"][idx], a["status"][idx] = at, ACTIVE
+        a["check_k"][idx], a["next_check"][idx] = 1, add_months(at, 1)
+        self._emit(idx, at, np.full(len(idx), "active", dtype=object))
+        for k in range(13):
+            period = add_months(at, k)
+            due = (plan > 0) & (period < until) & (~annual | (k % 12 == 0))
+            self._invoice(idx[due], period[due], np.full(due.sum(), k),
+                          np.zeros(due.sum(), np.int64), settled=True)
+
+    def run(self, t1: int) -> None:
+        """Process every scheduled event before `t1`, earliest first per account."""
+        a = self.a
+        handlers = (self._check, self._trial_end, self._past_due_end, self._churn,
+                    self._reactivate)
+        while True:
+            status = a["status"]
+            trial_end = a["sub_start"] + TRIAL_DAYS[a["plan"]] * DAY
+            times = np.stack([
+                np.where(status == ACTIVE, a["next_check"], NEVER),
+                np.where(status == TRIALING, trial_end, NEVER),
+                np.where(status == PAST_DUE, a["past_due_until"], NEVER),
+                np.where(status == ACTIVE, a["churn_at"], NEVER),
+                np.where(status == NONE, a["reactivate_at"], NEVER),
+            ], axis=1)
+            kind = times.argmin(axis=1)
+            when = times[np.arange(len(kind)), kind]
+            due = when < t1
+            if not due.any():
+                return
+            for k, handler in enumerate(handlers):
+                idx = np.flatnonzero(due & (kind == k))
+                if len(idx):
+                    handler(idx, when[idx])
+
+    # -- event handlers --------------------------------------------------------------------
+
+    def _check(self, idx: np.ndarray, at: np.ndarray) -> None:
+        a, rng, n = self.a, self.rng, len(idx)
+        audio, sessions, exports = self.usage(idx, a["period_start"][idx], at)
+        audio, sessions = audio + a["use_audio"][idx], sessions + a["use_sessions"][idx]
+        exports = exports + a["use_exports"][idx]
+        storage = self.storage(idx, at)
+        plan, annual, k = a["plan"][idx], a["annual"][idx], a["check_k"][idx]
+        util = np.maximum.reduce([audio / LIMIT_AUDIO[plan], sessions / LIMIT_SESSIONS[plan],
+                                  exports / LIMIT_EXPORTS[plan], storage / LIMIT_STORAGE[plan]])
+        over = util > 1
+        renewal = ~annual | (k % 12 == 0)
+        free = plan == 0
+        p_up = np.where(free, 0.005 + 0.05 * over, np.where(annual, 0.12 * over, 0.015 + 0.3 * over))
+        p_up = np.where(plan == TIER_COUNT - 1, 0.0, p_up)
+        p_down = np.where(free | ~renewal, 0.0, 0.01 + 0.12 * (util < 0.25))
+        u = rng.random(n)
+        up, down = u < p_up, (u >= p_up) & (u < p_up + p_down)
+        fit = fit_plan(audio * 1.3, sessions * 1.3, exports * 1.3, storage * 1.2)
+        target = np.where(up, np.clip(np.maximum(plan + 1, fit), 1, TIER_COUNT - 1), plan - 1)
+        overage = np.where(free, 0, overage_cents(plan, audio, sessions, exports, storage))
+
+        change = up | down
+        stay = idx[~change]
+        renew = ~change & renewal & ~free
+        self._invoice(idx[renew], at[renew], k[renew], overage[renew])
+        a["check_k"][stay] += 1
+        a["next_check"][stay] = add_months(a["sub_start"][stay], a["check_k"][stay])
+        self._reset_usage(stay, at[~change])
+
+        moved = idx[change]
+        if len(moved):
+            self._close(moved, at[change], "ended", np.where(up[change], "upgrade", "downgrade"))
+            new_plan = target[change]
+            new_annual = np.where(free[change], rng.random(len(moved)) < P_ANNUAL, annual[change])
+            self._open(moved, at[change], new_plan, new_annual & (new_plan > 0),
+                       np.zeros(len(moved), bool), overage[change])
+
+    def _trial_end(self, idx: np.ndarray, at: np.ndarray) -> None:
+        a = self.a
+        outcome = a["trial_outcome"][idx]
+        self._close(idx, at, "ended", np.where(outcome == 0, "trial_converted", "trial_expired"))
+        convert, to_free, leave = idx[outcome == 0], idx[outcome == 1], idx[outcome == 2]
+        self._open(convert, at[outcome == 0], a["plan"][convert],
+                   self.rng.random(len(convert)) < P_ANNUAL, np.zeros(len(convert), bool))
+        self._open(to_free, at[outcome == 1], np.zeros(len(to_free), np.int64),
+                   np.zeros(len(to_free), bool), np.zeros(len(to_free), bool))
+        stay = outcome < 2
+        self._draw_churn(idx[stay], at[stay])
+        self._gone(leave, at[outcome == 2], 0.05)
+
+    def _past_due_end(self, idx: np.ndarray, at: np.ndarray) -> None:
+        self._close(idx, at, "canceled", "non_payment")
+        self._gone(idx, at, 0.25)
+
+    def _churn(self, idx: np.ndarray, at: np.ndarray) -> None:
+        self._close(idx, at, "canceled", "voluntary")
+        self._gone(idx, at, np.where(self.a["plan"][idx] > 0, 0.15, 0.04))
+
+    def _reactivate(self, idx: np.ndarray, at: np.ndarray) -> None:
+        a, rng, n = self.a, self.rng, len(idx)
+        plan = a["last_plan"][idx]
+        plan = np.where((plan > 1) & (rng.random(n) < 0.2), plan - 1, plan)
+        self._open(idx, at, plan, (plan > 0) & (rng.random(n) < 0.2), np.zeros(n, bool))
+        self._draw_churn(idx, at)
