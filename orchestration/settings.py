@@ -21,6 +21,7 @@ class Settings:
     artifacts_dir: Path
     partitions_start: str
     late_data_lookback_hours: int
+    snapshot_commit_margin_seconds: int
 
     @property
     def embedded_warehouse_dir(self) -> Path:
@@ -41,4 +42,5 @@ def get_settings() -> Settings:
         artifacts_dir=Path(os.environ.get("ARTIFACTS_DIR", local_dir / "artifacts")).resolve(),
         partitions_start=os.environ.get("PARTITIONS_START", "2026-01-01"),
         late_data_lookback_hours=int(os.environ.get("LATE_DATA_LOOKBACK_HOURS", "72")),
+        snapshot_commit_margin_seconds=int(os.environ.get("SNAPSHOT_COMMIT_MARGIN_SECONDS", "300")),
     )

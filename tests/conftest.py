@@ -16,7 +16,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from orchestration.settings import get_settings
 from orchestration.warehouse.embedded import embedded_warehouse_url
 
-TEST_DATABASE = "uap_test"
+# Developers running two test sessions at once give each its own database.
+TEST_DATABASE = os.environ.get("TEST_DATABASE", "uap_test")
 
 
 def _server_url() -> str:

@@ -18,7 +18,7 @@ def built(warehouse_url: str, dagster_instance):
 
     reset_warehouse(warehouse_url)
     with psycopg.connect(warehouse_url) as conn:
-        seed_accounts(conn)
+        seed_accounts(conn, signup="2026-03-11 00:00+00")  # inside the extracted range
         add_session(conn, 1, 1, "2026-03-11 22:30+00", "2026-03-12 01:30+00")  # A: crosses midnight
         add_session(conn, 2, 1, "2026-03-11 23:50+00", "2026-03-12 00:10+00")  # B
         add_session(conn, 3, 1, "2026-03-12 00:10+00", "2026-03-12 00:20+00")  # C starts as B ends

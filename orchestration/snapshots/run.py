@@ -14,12 +14,10 @@ from orchestration.snapshots.extract import (
     record_snapshot_log,
     replace_plans,
 )
+from orchestration.settings import get_settings
 from orchestration.snapshots.tables import HOURLY_SNAPSHOT_TABLES
 from orchestration.warehouse.connection import connect
 
-# Rows recorded this close to the source clock at extraction may still be committing; the
-# cutoff is set this far back so late-data detection looks at them again.
-CUTOFF_SAFETY_MARGIN = "interval '5 minutes'"
 
 
 def snapshot_window(
@@ -30,7 +28,12 @@ def snapshot_window(
         raise ValueError(f"empty snapshot window: start {start} is not before end {end}")
     with connect(source_url) as source, connect(warehouse_url) as warehouse:
         source.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        cutoff = source.execute(f"SELECT now() - {CUTOFF_SAFETY_MARGIN}").fetchone()[0]
+        # Rows recorded just before the source clock may still be committing: the cutoff is set
+        # back by a margin so that late-data detection looks at them again on the next tick.
+        margin = get_settings().snapshot_commit_margin_seconds
+        cutoff = source.execute(
+            "SELECT now() - make_interval(secs => %s)", (margin,)
+        ).fetchone()[0]
         results = []
         for table in HOURLY_SNAPSHOT_TABLES:
             results.append(extract_window(source, warehouse, table, start, end))
