@@ -135,7 +135,12 @@ def activity_window(w: World, t0: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def simulate_day(rng: np.random.Generator, w: World, t0: int) -> Day:
-    """Generate one step's sessions, usage events and storage readings (ids not yet set)."""
+    """Generate one step's sessions, usage events and storage readings (all valid rows).
+
+    Storage readings: one per account that exists at measured_at, every hour, measured exactly
+    on the hour boundary. The reading measured at 10:00:00 is the storage at the end of the
+    hour 09:00-10:00 (recordings of sessions that ended before 10:00:00, minus deletions).
+    """
     a, n = w.acct, w.n
     act_from, act_to, factor = activity_window(w, t0)
     factor = np.where(act_to > act_from, factor * rng.gamma(3.0, 1 / 3, n), 0.0)
@@ -165,11 +170,15 @@ def simulate_day(rng: np.random.Generator, w: World, t0: int) -> Day:
     }
 
     # exports and share links happen during or just after a session
-    n_exports = rng.poisson(a["export_prop"][acct])
-    exp_sess = np.repeat(np.arange(m), n_exports)
-    exp_at = start[exp_sess] + (rng.random(len(exp_sess)) * (seconds[exp_sess] + 600)).astype(np.int64)
+    def during(session: np.ndarray) -> np.ndarray:
+        """Random instants from a session's start to ten minutes after its end."""
+        spread = rng.random(len(session)) * (seconds[session] + 600)
+        return start[session] + spread.astype(np.int64)
+
+    exp_sess = np.repeat(np.arange(m), rng.poisson(a["export_prop"][acct]))
+    exp_at = during(exp_sess)
     shr_sess = np.repeat(np.arange(m), rng.poisson(a["share_prop"][acct]))
-    shr_at = start[shr_sess] + (rng.random(len(shr_sess)) * (seconds[shr_sess] + 600)).astype(np.int64)
+    shr_at = during(shr_sess)
     # every link is opened at least once, over the following days
     acc_link = np.repeat(np.arange(len(shr_sess)), 1 + rng.poisson(2.0, len(shr_sess)))
     acc_at = shr_at[acc_link] + np.minimum(rng.exponential(20 * HOUR, len(acc_link)), 14 * DAY
@@ -190,7 +199,8 @@ def simulate_day(rng: np.random.Generator, w: World, t0: int) -> Day:
     ev_type = np.repeat(np.array(["api_call", "export", "share_link_created",
                                   "share_link_accessed"], dtype=object), sizes)
     ev_format = np.full(len(ev_at), None, dtype=object)
-    ev_format[sizes[0]:sizes[0] + sizes[1]] = rng.choice(EXPORT_FORMATS, sizes[1], p=EXPORT_FORMAT_P)
+    ev_format[sizes[0]:sizes[0] + sizes[1]] = rng.choice(EXPORT_FORMATS, sizes[1],
+                                                          p=EXPORT_FORMAT_P)
     quantity = np.ones(len(ev_at), np.int64)
     quantity[:sizes[0]] = rng.geometric(0.35, sizes[0])
     order = np.argsort(ev_at, kind="stable")

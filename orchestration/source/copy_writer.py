@@ -105,7 +105,8 @@ def encode(table: Table, data: Mapping[str, np.ndarray]) -> bytes:
                 payload[f"l{j}"] = -1
                 continue
             if kind == "text":
-                dtype, value = np.dtype(f"S{code - 1}"), encoded_text[name][rows].astype(f"S{code - 1}")
+                dtype = np.dtype(f"S{code - 1}")
+                value = encoded_text[name][rows].astype(dtype)
             else:
                 dtype, value = _field_value(kind, data[name][rows])
             fields.append((f"v{j}", dtype))
@@ -121,7 +122,8 @@ def copy_tuples(conn: psycopg.Connection, table: Table, tuples: bytes, *, target
     """COPY already-encoded tuples into `target` (default: the table itself)."""
     if not tuples:
         return
-    sql = f"COPY {target or table.name} ({', '.join(table.column_names)}) FROM STDIN (FORMAT BINARY)"
+    columns = ", ".join(table.column_names)
+    sql = f"COPY {target or table.name} ({columns}) FROM STDIN (FORMAT BINARY)"
     with conn.cursor() as cur, cur.copy(sql) as cp:
         cp.write(SIGNATURE)
         view = memoryview(tuples)

@@ -47,7 +47,6 @@ PLANS: tuple[Plan, ...] = (
          0.0300),
     Plan("enterprise", "Enterprise", 4, 299.00, 60_000, None, None, None, 0.0150, 0.0, 0.0, 0.0),
 )
-FREE = 0  # index of the free plan in PLANS
 TIER_COUNT = len(PLANS)
 
 PLANS_TABLE = Table(

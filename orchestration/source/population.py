@@ -132,7 +132,8 @@ def new_accounts(rng: np.random.Generator, signup_at: np.ndarray, first_id: int)
         first, last = str(rng.choice(FIRST_NAMES)), str(rng.choice(LAST_NAMES))
         name = _account_name(rng, kind, first, last)
         if kind in ("team", "enterprise"):
-            domain = f"{_ascii(name.split(' ')[0]) or 'co'}{_ascii(name.split(' ')[-1])[:6]}.example"
+            words = name.split(" ")
+            domain = f"{_ascii(words[0]) or 'co'}{_ascii(words[-1])[:6]}.example"
         elif kind == "education":
             domain = f"{_ascii(name)[-12:]}.edu.example"
         else:

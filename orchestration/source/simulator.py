@@ -22,7 +22,7 @@ import psycopg
 
 from orchestration.source import tables
 from orchestration.source.activity import simulate_day
-from orchestration.source.copy_writer import copy_tuples, encode, take
+from orchestration.source.copy_writer import encode, take
 from orchestration.source.defects import corrupt, delay
 from orchestration.source.plans import plan_rows
 from orchestration.source.population import (
@@ -34,28 +34,13 @@ from orchestration.source.population import (
 )
 from orchestration.source.subscriptions import Lifecycle
 from orchestration.source.world import DAY, FIRST_ACCOUNT_ID, HOUR, NONE, Rows, World
+from orchestration.source.writer import BackgroundWriter, park, write_rows
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 PRE_HISTORY_DAYS = 365  # the product launched a year before the history starts
 SIGNUP_GROWTH = math.log(1.12) / 30  # signups grow 12% a month, since launch
 COUNT_KEYS = ("plans", "accounts", "subscriptions", "subscriptions_updated", "invoices",
               "sessions", "usage_events", "storage_readings")
-_UPSERT = """
-    WITH upserted AS (
-        INSERT INTO app.subscriptions
-        SELECT DISTINCT ON (subscription_id) * FROM pg_temp.sim_subscriptions
-        ORDER BY subscription_id, updated_at DESC, (ended_at IS NULL), recorded_at DESC
-        ON CONFLICT (subscription_id) DO UPDATE SET
-            plan_id = EXCLUDED.plan_id, billing_period = EXCLUDED.billing_period,
-            is_trial = EXCLUDED.is_trial, started_at = EXCLUDED.started_at,
-            ended_at = EXCLUDED.ended_at, end_reason = EXCLUDED.end_reason,
-            status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
-            recorded_at = EXCLUDED.recorded_at
-        WHERE app.subscriptions.updated_at <= EXCLUDED.updated_at
-        RETURNING (xmax = 0) AS inserted
-    )
-    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
-"""
 
 
 def apply_source_schema(conn: psycopg.Connection) -> None:
@@ -70,8 +55,11 @@ def simulate_history(conn: psycopg.Connection, *, accounts: int, days: int, seed
 
     About `accounts` accounts have signed up by `end`, on one exponentially growing signup curve
     that starts a year before the history (so most accounts of a short history already exist
-    at its start, and there is no jump in signups where the history begins). Returns the rows written per table (`subscriptions_updated`
-    counts later versions of subscription rows). Same arguments give identical tables.
+    at its start, and there is no jump in signups where the history begins).
+
+    Returns the rows written per table; `subscriptions` counts rows inserted and
+    `subscriptions_updated` rows later updated in place (ended or past_due) by the same run.
+    Same arguments give identical tables.
     """
     if accounts < 1:
         raise ValueError("accounts must be at least 1")
@@ -227,43 +215,24 @@ def _advance(conn: psycopg.Connection, world: World, until: int, late_rate: floa
         due[table].append((tuples, row_count))
     for table in tables.ALL:
         if due[table]:
-            counts.update(_write(conn, table, b"".join(t for t, _ in due[table]),
+            counts.update(write_rows(conn, table, b"".join(t for t, _ in due[table]),
                                  sum(c for _, c in due[table])))
 
     batches = [initial] if initial is not None else []
-    while batches or world.simulated_through < until:
-        rows = batches.pop() if batches else _step(world, late_rate, bad_rate)
-        generated = rows.tables()
-        for table in tables.ALL:
-            if table not in generated:
-                continue
-            data = generated[table]
-            hour = -(-data["recorded_at"] // HOUR) * HOUR  # rows recorded in (hour - 1h, hour]
-            now = hour <= until
-            counts.update(_write(conn, table, encode(tables.ALL[table], take(data, now)),
-                                 int(now.sum())))
-            later = ~now
-            for pending_hour in np.unique(hour[later]):
-                part = take(data, hour == pending_hour)
-                conn.execute(
-                    "INSERT INTO app.simulation_pending (table_name, recorded_hour, row_count, "
-                    "tuples) VALUES (%s, %s, %s, %s)",
-                    (table, _dt(int(pending_hour)), len(part["recorded_at"]),
-                     encode(tables.ALL[table], part)))
+    with BackgroundWriter(conn, counts) as writer:
+        while batches or world.simulated_through < until:
+            rows = batches.pop() if batches else _step(world, late_rate, bad_rate)
+            generated = rows.tables()
+            for table in tables.ALL:
+                if table not in generated:
+                    continue
+                data = generated[table]
+                hour = -(-data["recorded_at"] // HOUR) * HOUR  # recorded in (hour - 1h, hour]
+                now = hour <= until
+                writer.submit(write_rows, table, encode(tables.ALL[table], take(data, now)),
+                              int(now.sum()))
+                for pending_hour in np.unique(hour[~now]):
+                    part = take(data, hour == pending_hour)
+                    writer.submit(park, table, int(pending_hour), len(part["recorded_at"]),
+                                  encode(tables.ALL[table], part))
     return dict(counts)
-
-
-def _write(conn: psycopg.Connection, table: str, tuples: bytes, row_count: int) -> Counter[str]:
-    """COPY tuples into `table`; subscription versions are upserted (latest version wins)."""
-    key = table.removeprefix("app.")
-    if not tuples:
-        return Counter()
-    if table != "app.subscriptions":
-        copy_tuples(conn, tables.ALL[table], tuples)
-        return Counter({key: row_count})
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS sim_subscriptions "
-                 "(LIKE app.subscriptions) ON COMMIT DROP")
-    copy_tuples(conn, tables.SUBSCRIPTIONS, tuples, target="pg_temp.sim_subscriptions")
-    inserted, updated = conn.execute(_UPSERT).fetchone()
-    conn.execute("TRUNCATE pg_temp.sim_subscriptions")
-    return Counter({"subscriptions": inserted, "subscriptions_updated": updated})

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from orchestration.source.billing import add_months, fit_plan, overage_cents
 from orchestration.source.copy_writer import NULL_INT
 from orchestration.source.plans import (
     ANNUAL_PRICE,
@@ -28,10 +29,6 @@ from orchestration.source.plans import (
     LIMIT_STORAGE,
     MONTHLY_PRICE,
     PLAN_IDS,
-    PRICE_AUDIO,
-    PRICE_EXPORT,
-    PRICE_SESSION,
-    PRICE_STORAGE,
     TIER_COUNT,
     TRIAL_DAYS,
 )
@@ -43,37 +40,6 @@ P_ANNUAL = 0.25
 # Usage since `lo` up to `hi` per account index: (audio minutes, sessions, exports).
 UsageFn = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, ...]]
 StorageFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def add_months(ts: np.ndarray, months: np.ndarray | int) -> np.ndarray:
-    """Calendar-month anniversaries: Jan 31 + 1 month = Feb 28/29 (same time of day)."""
-    ts = np.asarray(ts, np.int64)
-    month = ts.astype("datetime64[s]").astype("datetime64[M]")
-    month_start = month.astype("datetime64[s]").astype(np.int64)
-    into = ts - month_start
-    target = month + np.asarray(months, np.int64).astype("timedelta64[M]")
-    target_start = target.astype("datetime64[s]").astype(np.int64)
-    length = (target + 1).astype("datetime64[s]").astype(np.int64) - target_start
-    into = np.where(into >= length, length - DAY + into % DAY, into)
-    return target_start + into
-
-
-def fit_plan(audio: np.ndarray, sessions: np.ndarray, exports: np.ndarray,
-             storage: np.ndarray) -> np.ndarray:
-    """The smallest plan whose limits cover the usage (the top plan when none does)."""
-    covers = ((LIMIT_AUDIO >= audio[:, None]) & (LIMIT_SESSIONS >= sessions[:, None])
-              & (LIMIT_EXPORTS >= exports[:, None]) & (LIMIT_STORAGE >= storage[:, None]))
-    return np.where(covers.any(axis=1), covers.argmax(axis=1), TIER_COUNT - 1)
-
-
-def overage_cents(plan: np.ndarray, audio: np.ndarray, sessions: np.ndarray,
-                  exports: np.ndarray, storage: np.ndarray) -> np.ndarray:
-    """Usage above the plan limits times the plan's overage prices, in cents."""
-    fee = (np.maximum(audio - LIMIT_AUDIO[plan], 0) * PRICE_AUDIO[plan]
-           + np.maximum(sessions - LIMIT_SESSIONS[plan], 0) * PRICE_SESSION[plan]
-           + np.maximum(exports - LIMIT_EXPORTS[plan], 0) * PRICE_EXPORT[plan]
-           + np.maximum(storage - LIMIT_STORAGE[plan], 0) * PRICE_STORAGE[plan])
-    return np.round(fee * 100).astype(np.int64)
 
 
 class Lifecycle:
@@ -123,7 +89,8 @@ class Lifecycle:
         owed = np.zeros(len(idx), np.int64) if overage is None else overage
         self._invoice(idx[paid], at[paid], np.zeros(paid.sum(), np.int64), owed[paid])
 
-    def _close(self, idx: np.ndarray, at: np.ndarray, status: str, reason: np.ndarray | str) -> None:
+    def _close(self, idx: np.ndarray, at: np.ndarray, status: str,
+               reason: np.ndarray | str) -> None:
         n = len(idx)
         reasons = np.broadcast_to(np.asarray(reason, dtype=object), (n,)).copy()
         self._emit(idx, at, np.full(n, status, dtype=object), reasons)
@@ -247,6 +214,8 @@ class Lifecycle:
         self._open_settled(gone, s, plan, rng.random(len(gone)) < P_ANNUAL, ended)
         self._close(gone, ended, "canceled", "voluntary")
         self._gone(gone, ended, 0.15)
+        returned_already = gone[a["reactivate_at"][gone] <= start]  # would be a live account
+        a["reactivate_at"][returned_already] = NEVER
 
         alive = idx[(kind == 0) | (kind == 1)]
         self._draw_churn(alive, np.full(len(alive), start, np.int64))
@@ -310,7 +279,8 @@ class Lifecycle:
         over = util > 1
         renewal = ~annual | (k % 12 == 0)
         free = plan == 0
-        p_up = np.where(free, 0.005 + 0.05 * over, np.where(annual, 0.12 * over, 0.015 + 0.3 * over))
+        p_up = np.where(free, 0.005 + 0.05 * over,
+                        np.where(annual, 0.12 * over, 0.015 + 0.3 * over))
         p_up = np.where(plan == TIER_COUNT - 1, 0.0, p_up)
         p_down = np.where(free | ~renewal, 0.0, 0.01 + 0.12 * (util < 0.25))
         u = rng.random(n)
