@@ -80,8 +80,12 @@ def extract_window(
     start: datetime,
     end: datetime,
 ) -> ExtractResult:
-    """Replace raw/quarantine rows of `table` for the window [start, end) with the source's."""
-    query = psycopg.ClientCursor(source).mogrify(table.source_query, {"start": start, "end": end})
+    """Replace raw/quarantine rows of `table` for the window [start, end) with the source's.
+
+    A cumulative table's window starts at -infinity: everything up to `end` is replaced.
+    """
+    lower: datetime | str = "-infinity" if table.cumulative else start
+    query = psycopg.ClientCursor(source).mogrify(table.source_query, {"start": lower, "end": end})
     incoming_cols = table.columns + ("partition_at", "account_known") + tuple(
         name for name, _ in table.extra_columns
     )
@@ -109,13 +113,13 @@ def extract_window(
             sql.SQL("DELETE FROM {} WHERE {} >= %s AND {} < %s").format(
                 _ident("raw", table.name), _ident(table.event_time), _ident(table.event_time)
             ),
-            (start, end),
+            (lower, end),
         )
         cur.execute(
             sql.SQL("DELETE FROM {} WHERE partition_hour >= %s AND partition_hour < %s").format(
                 _ident("quarantine", table.name)
             ),
-            (start, end),
+            (lower, end),
         )
         cur.execute(
             sql.SQL("INSERT INTO {} ({cols}) SELECT {cols} FROM classified WHERE reason IS NULL")

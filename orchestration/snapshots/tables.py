@@ -29,6 +29,10 @@ class SnapshotTable:
     rules: tuple[tuple[str, str], ...] = ()
     # Columns the source query returns after account_known that rules need but raw does not keep.
     extra_columns: tuple[tuple[str, str], ...] = ()
+    # Entity tables (accounts, subscriptions) are extracted cumulatively: every run reloads all
+    # rows up to its window's end, so entities created before the first partition are present
+    # and a run still replaces exactly what it read.
+    cumulative: bool = False
 
 
 def _event_query(table: str, columns: tuple[str, ...], event_time: str) -> str:
@@ -191,6 +195,7 @@ ACCOUNTS = SnapshotTable(
     event_time="signup_at",
     source_query=_entity_query("accounts", ACCOUNT_COLUMNS, "signup_at"),
     duplicate_key=("account_id",),
+    cumulative=True,
 )
 
 SUBSCRIPTIONS = SnapshotTable(
@@ -199,6 +204,7 @@ SUBSCRIPTIONS = SnapshotTable(
     event_time="updated_at",
     source_query=_entity_query("subscriptions", SUBSCRIPTION_COLUMNS, "updated_at"),
     duplicate_key=("subscription_id", "updated_at"),
+    cumulative=True,
     rules=(
         ("unknown_account", "NOT account_known"),
         ("ended_before_started", "ended_at < started_at"),

@@ -118,12 +118,13 @@ CREATE TABLE raw.snapshot_log (
 
 -- Bad source rows, kept verbatim with the first rule they broke and the hour they were filed
 -- under (their event hour, or the hour they were recorded when the event time is unusable).
-CREATE TABLE quarantine.sessions (LIKE raw.sessions);
-CREATE TABLE quarantine.usage_events (LIKE raw.usage_events);
-CREATE TABLE quarantine.account_state_hourly (LIKE raw.account_state_hourly);
-CREATE TABLE quarantine.subscriptions (LIKE raw.subscriptions);
-CREATE TABLE quarantine.invoices (LIKE raw.invoices);
-CREATE TABLE quarantine.accounts (LIKE raw.accounts);
+-- CREATE TABLE AS copies no NOT NULL constraints: a quarantined row may miss any column.
+CREATE TABLE quarantine.sessions AS SELECT * FROM raw.sessions WITH NO DATA;
+CREATE TABLE quarantine.usage_events AS SELECT * FROM raw.usage_events WITH NO DATA;
+CREATE TABLE quarantine.account_state_hourly AS SELECT * FROM raw.account_state_hourly WITH NO DATA;
+CREATE TABLE quarantine.subscriptions AS SELECT * FROM raw.subscriptions WITH NO DATA;
+CREATE TABLE quarantine.invoices AS SELECT * FROM raw.invoices WITH NO DATA;
+CREATE TABLE quarantine.accounts AS SELECT * FROM raw.accounts WITH NO DATA;
 DO $$
 DECLARE t text;
 BEGIN
