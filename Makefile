@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 
 $(DAGSTER_HOME):
 	mkdir -p $(DAGSTER_HOME)
+	touch $(DAGSTER_HOME)/dagster.yaml
 
 demo: $(STAMP) | $(DAGSTER_HOME)
 	$(BIN)/usage-analytics demo
