@@ -163,6 +163,7 @@ def test_cli_builds_history_and_rejects_bad_arguments(
     assert scalar(db, "SELECT count(*) FROM app.accounts") > 0
     assert main(["--append-until", "2026-03-02T03:00:00Z"]) == 0
     for argv, name in ((["--accounts", "0"], "--accounts"), (["--end", "tomorrow"], "--end"),
+                       (["--seed", "-1"], "--seed"),
                        (["--bad-rate", "2"], "--bad-rate"),
                        (["--append-until", "now", "--seed", "3"], "--append-until")):
         with pytest.raises(SystemExit) as exit_info:

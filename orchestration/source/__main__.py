@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from orchestration.source.simulator import append_activity, apply_source_schema, simulate_history
@@ -28,14 +28,17 @@ def _moment(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
 
 
 def _rate(text: str) -> float:
@@ -52,9 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m orchestration.source",
         description="Simulate the product's operational database (schema app) at source_url().")
-    parser.add_argument("--accounts", type=_positive, help="accounts signed up by --end (2000)")
-    parser.add_argument("--days", type=_positive, help="days of history (90)")
-    parser.add_argument("--seed", type=int, help="random seed (7)")
+    parser.add_argument("--accounts", type=_at_least(1), help="accounts signed up by --end (2000)")
+    parser.add_argument("--days", type=_at_least(1), help="days of history (90)")
+    parser.add_argument("--seed", type=_at_least(0), help="random seed (7)")
     parser.add_argument("--end", type=_moment, help="end of the history, ISO time or 'now' (now)")
     parser.add_argument("--append-until", type=_moment, metavar="TIME",
                         help="instead of a new history, continue the simulation up to TIME")

@@ -65,6 +65,8 @@ def simulate_history(conn: psycopg.Connection, *, accounts: int, days: int, seed
         raise ValueError("accounts must be at least 1")
     if days < 1:
         raise ValueError("days must be at least 1")
+    if seed < 0:
+        raise ValueError("seed must not be negative")
     _check_rates(late_rate, bad_rate)
     end_at = _hour(end, "end")
     start = end_at - days * DAY
