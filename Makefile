@@ -33,6 +33,11 @@ ui: $(STAMP) | $(DAGSTER_HOME)
 dbt: $(STAMP)
 	$(BIN)/python -m orchestration.dbt_shell $(ARGS)
 
+# dbt's documentation site (models, columns, lineage) into dbt_project/target/.
+docs: $(STAMP)
+	$(BIN)/python -m orchestration.dbt_shell docs generate
+	@echo "Serve it with: make dbt ARGS='docs serve --port 8080'"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 

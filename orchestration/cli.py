@@ -93,6 +93,7 @@ def demo(args: argparse.Namespace) -> int:
             marker.write_text(json.dumps({"params": params, "end": _floor_hour(now).isoformat()}))
         conn.commit()
     print("  source rows written: " + ", ".join(f"{k}={v}" for k, v in written.items()))
+    print(f"  ({time.perf_counter() - began:.1f} s so far)")
 
     with connect(source_url()) as source, connect(url) as warehouse:
         stale = find_stale_hours(source, warehouse, newest_hour, args.days * 24 + 24)
@@ -129,6 +130,7 @@ def status(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines appear as they happen
     parser = argparse.ArgumentParser(prog="usage-analytics", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)

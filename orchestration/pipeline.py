@@ -66,9 +66,18 @@ def complete_periods(start: datetime, end: datetime) -> dict[str, tuple[str, str
 
 
 def run_layers(
-    defs: dg.Definitions, instance: dg.DagsterInstance, start: datetime, end: datetime
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    start: datetime,
+    end: datetime,
+    log_level: str = "WARNING",
 ) -> list[LayerRun]:
-    """Materialize every layer for the hours [start, end); stop at the first failed run."""
+    """Materialize every layer for the hours [start, end); stop at the first failed run.
+
+    The console shows warnings and errors only: a range run emits one event per partition and
+    asset, which at DEBUG level buries the summary. The full log is in the Dagster instance.
+    """
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     ranges = complete_periods(start, end)
     plan: list[tuple[str, tuple[str, str] | None]] = [
         ("hourly_snapshot_job", ranges["hourly_snapshot_job"]),
@@ -88,7 +97,7 @@ def run_layers(
             }
         began = time.perf_counter()
         result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, tags=tags, raise_on_error=False
+            instance=instance, tags=tags, raise_on_error=False, run_config=run_config
         )
         results.append(
             LayerRun(job_name, key_range and key_range[0], key_range and key_range[1],

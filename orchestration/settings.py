@@ -22,6 +22,8 @@ class Settings:
     partitions_start: str
     late_data_lookback_hours: int
     snapshot_commit_margin_seconds: int
+    bi_role: str
+    bi_role_password: str | None
 
     @property
     def embedded_warehouse_dir(self) -> Path:
@@ -43,4 +45,6 @@ def get_settings() -> Settings:
         partitions_start=os.environ.get("PARTITIONS_START", "2026-01-01"),
         late_data_lookback_hours=int(os.environ.get("LATE_DATA_LOOKBACK_HOURS", "72")),
         snapshot_commit_margin_seconds=int(os.environ.get("SNAPSHOT_COMMIT_MARGIN_SECONDS", "300")),
+        bi_role=os.environ.get("BI_ROLE", "bi_reader"),
+        bi_role_password=os.environ.get("BI_ROLE_PASSWORD") or None,
     )

@@ -2,13 +2,15 @@
 
 Both default to environment configuration (WAREHOUSE_URL, SOURCE_URL, or the embedded server),
 resolved when a run starts rather than at import, so loading definitions never touches a
-database. The warehouse is migrated on first use in each run process.
+database. The warehouse is migrated, and the BI role ensured, when a run starts.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.settings import get_settings
+from orchestration.warehouse.bi_role import ensure_bi_role
 from orchestration.warehouse.connection import source_url, warehouse_url
 from orchestration.warehouse.migrate import migrate
 
@@ -17,7 +19,9 @@ class WarehouseResource(dg.ConfigurableResource):
     """The analytics warehouse (PostgreSQL)."""
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        settings = get_settings()
         migrate(warehouse_url())
+        ensure_bi_role(warehouse_url(), settings.bi_role, settings.bi_role_password)
 
     @property
     def url(self) -> str:

@@ -1,0 +1,52 @@
+"""The BI role reads marts and is refused everywhere else; no personal data reaches marts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from orchestration.settings import get_settings
+from tests.conftest import reset_warehouse
+from tests.handmade_source import add_session, seed_accounts
+
+
+@pytest.fixture(scope="module")
+def bi_url(warehouse_url: str, dagster_instance) -> str:
+    from orchestration.definitions import defs
+    from orchestration.pipeline import run_layers
+
+    reset_warehouse(warehouse_url)
+    with psycopg.connect(warehouse_url) as conn:
+        seed_accounts(conn, signup="2026-04-01 00:00+00")
+        add_session(conn, 1, 1, "2026-04-01 09:00+00", "2026-04-01 09:30+00")
+        conn.commit()
+    runs = run_layers(defs, dagster_instance, datetime(2026, 4, 1, tzinfo=timezone.utc),
+                      datetime(2026, 4, 2, tzinfo=timezone.utc))
+    assert all(r.success for r in runs), runs
+    return make_conninfo(**{**conninfo_to_dict(warehouse_url), "user": get_settings().bi_role})
+
+
+@pytest.mark.parametrize("table", ["marts.fct_usage_daily", "marts.fct_usage_hourly",
+                                   "marts.dim_accounts", "marts.dim_plans"])
+def test_bi_role_reads_marts(bi_url, table):
+    with psycopg.connect(bi_url) as conn:
+        assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] >= 1
+
+
+@pytest.mark.parametrize("table", ["raw.accounts", "raw.sessions", "quarantine.sessions",
+                                   "raw.snapshot_log", "app.accounts"])
+def test_bi_role_is_refused_outside_marts(bi_url, table):
+    with psycopg.connect(bi_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(f"SELECT * FROM {table} LIMIT 1")
+
+
+def test_no_personal_data_in_marts(bi_url):
+    with psycopg.connect(bi_url) as conn:
+        columns = [r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts'")]
+        values = conn.execute("SELECT string_agg(t::text, ' ') FROM marts.dim_accounts t").fetchone()[0]
+    assert columns and not [c for c in columns if "email" in c or "owner" in c]
+    assert "@example.com" not in values and "Jo Doe" not in values
