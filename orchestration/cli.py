@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 HOUR = timedelta(hours=1)
 MARTS = ("fct_usage_hourly", "fct_usage_daily", "fct_usage_monthly", "dim_accounts", "dim_plans")
@@ -20,16 +20,16 @@ MARTS = ("fct_usage_hourly", "fct_usage_daily", "fct_usage_monthly", "dim_accoun
 
 def _parse_time(value: str) -> datetime:
     if value == "now":
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO time: {value!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _floor_hour(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _instance():
@@ -65,7 +65,11 @@ def _mart_rows() -> dict[str, int]:
 def demo(args: argparse.Namespace) -> int:
     from orchestration.settings import get_settings
     from orchestration.snapshots.late_data import find_stale_hours, range_to_extract
-    from orchestration.source.simulator import append_activity, apply_source_schema, simulate_history
+    from orchestration.source.simulator import (
+        append_activity,
+        apply_source_schema,
+        simulate_history,
+    )
     from orchestration.warehouse.connection import connect, source_url, warehouse_url
     from orchestration.warehouse.migrate import migrate
 
@@ -73,7 +77,7 @@ def demo(args: argparse.Namespace) -> int:
     settings = get_settings()
     url = warehouse_url()
     migrate(url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     newest_hour = _floor_hour(now) - HOUR
     marker = settings.local_dir / "demo.json"
     params = {"accounts": args.accounts, "days": args.days, "seed": args.seed}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -44,7 +44,7 @@ def complete_periods(start: datetime, end: datetime) -> dict[str, tuple[str, str
     A day (month) is rebuilt when any of its hours is in the range, but only once it is complete,
     matching the partitions' end_offset of 0.
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ranges: dict[str, tuple[str, str] | None] = {
         "hourly_snapshot_job": (start.strftime(HOURLY_KEY_FORMAT), (end - HOUR).strftime(HOURLY_KEY_FORMAT)),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -23,8 +23,8 @@ def bi_url(warehouse_url: str, dagster_instance) -> str:
         seed_accounts(conn, signup="2026-04-01 00:00+00")
         add_session(conn, 1, 1, "2026-04-01 09:00+00", "2026-04-01 09:30+00")
         conn.commit()
-    runs = run_layers(defs, dagster_instance, datetime(2026, 4, 1, tzinfo=timezone.utc),
-                      datetime(2026, 4, 2, tzinfo=timezone.utc))
+    runs = run_layers(defs, dagster_instance, datetime(2026, 4, 1, tzinfo=UTC),
+                      datetime(2026, 4, 2, tzinfo=UTC))
     assert all(r.success for r in runs), runs
     return make_conninfo(**{**conninfo_to_dict(warehouse_url), "user": get_settings().bi_role})
 

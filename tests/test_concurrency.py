@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -25,8 +25,8 @@ def built(warehouse_url: str, dagster_instance):
         add_session(conn, 4, 1, "2026-03-12 00:05+00", "2026-03-12 00:15+00")  # D
         add_session(conn, 5, 2, "2026-03-12 05:00+00", "2026-03-12 05:00+00")  # zero length
         conn.commit()
-    runs = run_layers(defs, dagster_instance, datetime(2026, 3, 11, tzinfo=timezone.utc),
-                      datetime(2026, 3, 13, tzinfo=timezone.utc))
+    runs = run_layers(defs, dagster_instance, datetime(2026, 3, 11, tzinfo=UTC),
+                      datetime(2026, 3, 13, tzinfo=UTC))
     assert all(r.success for r in runs), runs
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import reset_warehouse
 from tests.handmade_source import add_session, seed_accounts
 
-TICK = datetime(2026, 3, 10, 6, 5, tzinfo=timezone.utc)  # snapshots 05:00, the newest hour
+TICK = datetime(2026, 3, 10, 6, 5, tzinfo=UTC)  # snapshots 05:00, the newest hour
 
 
 def sessions_at(db, hour: str) -> tuple[int, int]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from orchestration.defs.dbt_window import dbt_build_args, dbt_window_vars
 from orchestration.snapshots.late_data import range_to_extract, stale_hours
 
-H0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+H0 = datetime(2026, 3, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 

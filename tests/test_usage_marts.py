@@ -3,8 +3,7 @@ independent pandas computation from the source tables, and re-runs change nothin
 
 from __future__ import annotations
 
-import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import psycopg
@@ -13,7 +12,7 @@ import pytest
 from tests.conftest import reset_warehouse
 from tests.usage_expectations import COUNT_METRICS, expected_daily, expected_hourly, read
 
-END = datetime(2026, 3, 5, tzinfo=timezone.utc)
+END = datetime(2026, 3, 5, tzinfo=UTC)
 DAYS = 4
 
 
@@ -105,8 +104,8 @@ def test_rerunning_a_partition_and_a_range_changes_nothing(built, db, dagster_in
     assert defs.resolve_job_def("daily_rollup_job").execute_in_process(
         partition_key="2026-03-02", instance=dagster_instance).success
     assert {t: table_digest(db, t) for t in tables} == before
-    runs = run_layers(defs, dagster_instance, datetime(2026, 3, 2, tzinfo=timezone.utc),
-                      datetime(2026, 3, 4, tzinfo=timezone.utc))
+    runs = run_layers(defs, dagster_instance, datetime(2026, 3, 2, tzinfo=UTC),
+                      datetime(2026, 3, 4, tzinfo=UTC))
     assert all(r.success for r in runs)
     assert {t: table_digest(db, t) for t in tables} == before
 

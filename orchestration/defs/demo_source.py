@@ -4,7 +4,7 @@ Present in the definitions only when no SOURCE_URL is configured; a real deploym
 real product database and has nothing to simulate.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -15,7 +15,7 @@ from orchestration.warehouse.connection import connect, source_url
 @dg.op(description="Append simulated product activity up to now to the demo source (app.*).")
 def append_simulated_activity(context: dg.OpExecutionContext) -> None:
     with connect(source_url()) as conn:
-        rows = append_activity(conn, until=datetime.now(timezone.utc))
+        rows = append_activity(conn, until=datetime.now(UTC))
         conn.commit()
     context.log.info("Simulated activity appended: %s", rows)
 

@@ -4,7 +4,7 @@ See orchestration/snapshots/late_data.py for the mechanism. The run covers one c
 window, passed as a partition range so it executes as a single run.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -32,12 +32,12 @@ def hourly_range_run_request(start: datetime, end: datetime, run_key: str | None
 def hourly_tick_request(
     scheduled: datetime, warehouse_url: str, source_url: str, lookback_hours: int
 ) -> dg.RunRequest:
-    newest_hour = scheduled.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    newest_hour = scheduled.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     newest_hour -= timedelta(hours=1)
     with connect(source_url) as source, connect(warehouse_url) as warehouse:
         stale = find_stale_hours(source, warehouse, newest_hour, lookback_hours)
     start, end = range_to_extract(stale, newest_hour)
-    first = hourly_partitions.start.astimezone(timezone.utc)
+    first = hourly_partitions.start.astimezone(UTC)
     start = max(start, first)
     return hourly_range_run_request(start, end, run_key=f"hourly:{newest_hour.isoformat()}")
 

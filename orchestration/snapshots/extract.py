@@ -189,8 +189,11 @@ def replace_plans(source: psycopg.Connection, warehouse: psycopg.Connection) -> 
     )
     with warehouse.cursor() as cur:
         cur.execute("DELETE FROM raw.plans")
-        with source.cursor() as src, src.copy(f"COPY (SELECT {columns} FROM app.plans) TO STDOUT") as out:
-            with cur.copy(f"COPY raw.plans ({columns}) FROM STDIN") as into:
-                for block in out:
-                    into.write(block)
+        with (
+            source.cursor() as src,
+            src.copy(f"COPY (SELECT {columns} FROM app.plans) TO STDOUT") as out,
+            cur.copy(f"COPY raw.plans ({columns}) FROM STDIN") as into,
+        ):
+            for block in out:
+                into.write(block)
         return cur.execute("SELECT count(*) FROM raw.plans").fetchone()[0]

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from orchestration.settings import get_settings
 from orchestration.snapshots.extract import (
     ExtractResult,
     extract_window,
     record_snapshot_log,
     replace_plans,
 )
-from orchestration.settings import get_settings
 from orchestration.snapshots.tables import HOURLY_SNAPSHOT_TABLES
 from orchestration.warehouse.connection import connect
-
 
 
 def snapshot_window(

@@ -34,8 +34,8 @@ def add_months(ts: np.ndarray, months: np.ndarray | int) -> np.ndarray:
 def fit_plan(audio: np.ndarray, sessions: np.ndarray, exports: np.ndarray,
              storage: np.ndarray) -> np.ndarray:
     """The smallest plan whose limits cover the usage (the top plan when none does)."""
-    covers = ((LIMIT_AUDIO >= audio[:, None]) & (LIMIT_SESSIONS >= sessions[:, None])
-              & (LIMIT_EXPORTS >= exports[:, None]) & (LIMIT_STORAGE >= storage[:, None]))
+    covers = ((audio[:, None] <= LIMIT_AUDIO) & (sessions[:, None] <= LIMIT_SESSIONS)
+              & (exports[:, None] <= LIMIT_EXPORTS) & (storage[:, None] <= LIMIT_STORAGE))
     return np.where(covers.any(axis=1), covers.argmax(axis=1), TIER_COUNT - 1)
 
 

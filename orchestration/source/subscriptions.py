@@ -48,7 +48,9 @@ class Lifecycle:
     def __init__(self, world: World, rng: np.random.Generator, rows: Rows,
                  usage: UsageFn | None = None, storage: StorageFn | None = None) -> None:
         self.w, self.a, self.rng, self.rows = world, world.acct, rng, rows
-        zeros = lambda idx, *_: tuple(np.zeros(len(idx)) for _ in range(3))
+        def zeros(idx: np.ndarray, *_: object) -> tuple[np.ndarray, ...]:
+            return tuple(np.zeros(len(idx)) for _ in range(3))
+
         self.usage: UsageFn = usage or zeros
         self.storage: StorageFn = storage or (lambda idx, _at: self.a["storage"][idx])
 

@@ -8,6 +8,8 @@ it into the schema. The role is cluster-wide, so concurrent starts may race to c
 
 from __future__ import annotations
 
+import contextlib
+
 import psycopg
 from psycopg import sql
 
@@ -16,10 +18,9 @@ def ensure_bi_role(url: str, role: str, password: str | None = None) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         if not exists:
-            try:
+            # another process may create it first
+            with contextlib.suppress(psycopg.errors.DuplicateObject):
                 conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
-            except psycopg.errors.DuplicateObject:
-                pass  # another process created it first
         if password:
             conn.execute(
                 sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
