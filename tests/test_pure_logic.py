@@ -18,13 +18,13 @@ def test_window_vars_for_a_partition_and_a_range():
     assert dbt_window_vars(H0, H0 + HOUR) == {
         "window_start": "2026-03-01T00:00:00+00:00", "window_end": "2026-03-01T01:00:00+00:00"}
     args = dbt_build_args(H0, H0 + 90 * 24 * HOUR)
-    assert args[:2] == ["build", "--vars"]
-    assert json.loads(args[2])["window_end"] == "2026-05-30T00:00:00+00:00"
+    assert args[:4] == ["build", "--exclude-resource-type", "unit_test", "--vars"]
+    assert json.loads(args[4])["window_end"] == "2026-05-30T00:00:00+00:00"
 
 
 def test_unpartitioned_run_is_a_full_refresh():
     assert dbt_window_vars(None, None) == {}
-    assert dbt_build_args(None, None) == ["build"]
+    assert dbt_build_args(None, None) == ["build", "--exclude-resource-type", "unit_test"]
 
 
 @pytest.mark.parametrize("start,end", [(H0, H0), (H0 + HOUR, H0)])

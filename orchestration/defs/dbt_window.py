@@ -22,5 +22,11 @@ def dbt_window_vars(start: datetime | None, end: datetime | None) -> dict[str, s
 
 
 def dbt_build_args(start: datetime | None, end: datetime | None) -> list[str]:
+    """`dbt build` for a run: models and data tests, not unit tests.
+
+    Unit tests check SQL logic on fixed inputs; they belong to the test suite
+    (tests/test_dbt_unit_tests.py), not to every scheduled run.
+    """
     window = dbt_window_vars(start, end)
-    return ["build", "--vars", json.dumps(window)] if window else ["build"]
+    args = ["build", "--exclude-resource-type", "unit_test"]
+    return [*args, "--vars", json.dumps(window)] if window else args
