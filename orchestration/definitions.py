@@ -20,7 +20,7 @@ from orchestration.defs.jobs import (
 )
 from orchestration.defs.resources import SourceResource, WarehouseResource
 from orchestration.defs.schedules import hourly_snapshot_schedule
-from orchestration.defs.snapshots import hourly_source_snapshot
+from orchestration.defs.snapshots import hourly_source_snapshot, raw_plans
 from orchestration.settings import get_settings
 
 jobs = [hourly_snapshot_job, dimensions_job, daily_rollup_job, monthly_rollup_job]
@@ -37,6 +37,7 @@ if get_settings().demo_source:
 defs = dg.Definitions(
     assets=[
         hourly_source_snapshot,
+        raw_plans,
         dbt_foundation_models,
         dbt_hourly_models,
         dbt_daily_models,

@@ -11,7 +11,7 @@ from orchestration.defs.dbt_models import (
     dbt_monthly_models,
 )
 from orchestration.defs.partitions import daily_partitions, hourly_partitions, monthly_partitions
-from orchestration.defs.snapshots import hourly_source_snapshot
+from orchestration.defs.snapshots import hourly_source_snapshot, raw_plans
 
 hourly_snapshot_job = dg.define_asset_job(
     "hourly_snapshot_job",
@@ -22,8 +22,8 @@ hourly_snapshot_job = dg.define_asset_job(
 
 dimensions_job = dg.define_asset_job(
     "dimensions_job",
-    selection=dg.AssetSelection.assets(dbt_foundation_models),
-    description="Rebuild the dimension tables (dim_accounts, dim_plans).",
+    selection=dg.AssetSelection.assets(raw_plans, dbt_foundation_models),
+    description="Refresh the plan catalogue and rebuild the unpartitioned marts (dimensions, business marts).",
 )
 
 daily_rollup_job = dg.define_asset_job(

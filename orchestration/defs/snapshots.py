@@ -9,7 +9,7 @@ import dagster as dg
 
 from orchestration.defs.partitions import hourly_partitions
 from orchestration.defs.resources import SourceResource, WarehouseResource
-from orchestration.snapshots.run import snapshot_window
+from orchestration.snapshots.run import snapshot_plans, snapshot_window
 from orchestration.snapshots.tables import HOURLY_SNAPSHOT_TABLES
 
 _DESCRIPTIONS = {
@@ -30,10 +30,6 @@ RAW_PLANS = dg.AssetKey(["raw", "plans"])
         dg.AssetSpec(["raw", t.name], description=_DESCRIPTIONS[t.name], group_name="raw",
                      kinds={"postgres"})
         for t in HOURLY_SNAPSHOT_TABLES
-    ]
-    + [
-        dg.AssetSpec(RAW_PLANS, group_name="raw", kinds={"postgres"},
-                     description="The current plan catalogue, replaced by every snapshot run.")
     ],
     partitions_def=hourly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -42,7 +38,7 @@ def hourly_source_snapshot(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, source: SourceResource
 ):
     window = context.partition_time_window
-    plans, results = snapshot_window(source.url, warehouse.url, window.start, window.end)
+    results = snapshot_window(source.url, warehouse.url, window.start, window.end)
     context.log.info(
         "Snapshot %s to %s: %s", window.start, window.end,
         ", ".join(f"{r.table}={r.rows_loaded}(+{r.rows_quarantined} quarantined)" for r in results),
@@ -58,4 +54,14 @@ def hourly_source_snapshot(
                 "window_end": window.end.isoformat(),
             },
         )
-    yield dg.MaterializeResult(asset_key=RAW_PLANS, metadata={"rows_loaded": plans})
+
+
+@dg.asset(
+    key=RAW_PLANS,
+    group_name="raw",
+    kinds={"postgres"},
+    description="The plan catalogue: small and slowly changing, so replaced whole, not partitioned.",
+    automation_condition=dg.AutomationCondition.on_cron("0 * * * *"),
+)
+def raw_plans(warehouse: WarehouseResource, source: SourceResource) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"rows_loaded": snapshot_plans(source.url, warehouse.url)})

@@ -21,8 +21,8 @@ from orchestration.warehouse.connection import connect
 
 def snapshot_window(
     source_url: str, warehouse_url: str, start: datetime, end: datetime
-) -> tuple[int, list[ExtractResult]]:
-    """Extract [start, end) of every hourly table; return the plan count and per-table results."""
+) -> list[ExtractResult]:
+    """Extract [start, end) of every hourly table; return per-table results."""
     if start >= end:
         raise ValueError(f"empty snapshot window: start {start} is not before end {end}")
     with connect(source_url) as source, connect(warehouse_url) as warehouse:
@@ -37,7 +37,14 @@ def snapshot_window(
         for table in HOURLY_SNAPSHOT_TABLES:
             results.append(extract_window(source, warehouse, table, start, end))
             record_snapshot_log(warehouse, table, start, end, cutoff)
-        plans = replace_plans(source, warehouse)
         warehouse.commit()
         source.rollback()
-    return plans, results
+    return results
+
+
+def snapshot_plans(source_url: str, warehouse_url: str) -> int:
+    """Replace raw.plans with the source's current catalogue; return its row count."""
+    with connect(source_url) as source, connect(warehouse_url) as warehouse:
+        plans = replace_plans(source, warehouse)
+        warehouse.commit()
+    return plans
