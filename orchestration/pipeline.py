@@ -1,7 +1,8 @@
 """Run the asset layers for a time range through Dagster, as the UI's backfills would.
 
 Each layer runs as one Dagster run over its whole range (single-run backfill), in dependency
-order: hourly snapshots and fct_usage_hourly, dimensions, daily rollups, monthly rollups.
+order: hourly snapshots and fct_usage_hourly, daily rollups, monthly rollups, then the
+unpartitioned marts (plan catalogue, dimensions, business marts).
 Runs are recorded in the Dagster instance (DAGSTER_HOME), so they appear in the UI's history.
 """
 
@@ -81,9 +82,10 @@ def run_layers(
     ranges = complete_periods(start, end)
     plan: list[tuple[str, tuple[str, str] | None]] = [
         ("hourly_snapshot_job", ranges["hourly_snapshot_job"]),
-        ("dimensions_job", None),
         ("daily_rollup_job", ranges["daily_rollup_job"]),
         ("monthly_rollup_job", ranges["monthly_rollup_job"]),
+        # last: unpartitioned marts read the daily and monthly rollups
+        ("dimensions_job", None),
     ]
     results = []
     for job_name, key_range in plan:

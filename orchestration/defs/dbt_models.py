@@ -30,9 +30,24 @@ if shutil.which("dbt") is None:
     os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-dbt_project.prepare_if_dev()
-if not dbt_project.manifest_path.exists():
-    # A fresh checkout has no manifest yet; parsing needs no database connection.
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """No manifest yet (fresh checkout), or a project file changed after it was written.
+
+    Assets are defined from the manifest: a model added since the last parse would be built by
+    dbt but unknown to Dagster. Parsing needs no database connection and takes a few seconds.
+    """
+    if not project.manifest_path.exists():
+        return True
+    written = project.manifest_path.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests", "seeds"):
+        sources.extend(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
+    return any(p.stat().st_mtime > written for p in sources)
+
+
+if manifest_is_stale(dbt_project):
     dbt_project.preparer.prepare(dbt_project)
 
 PARTITION_TAGS = ("hourly", "daily", "monthly")
@@ -50,6 +65,16 @@ follows_upstream = (
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("follows_upstream")
+
+
+# Unpartitioned marts (dimensions, business marts) read across all partitions of their inputs,
+# some of which are always missing (before the data starts), so "eager" would wait forever:
+# they are rebuilt once an hour instead, after the hourly snapshot has landed.
+rebuilt_hourly = (
+    dg.AutomationCondition.cron_tick_passed("20 * * * *", "UTC").since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("rebuilt_hourly")
 
 
 class UsageDbtTranslator(DagsterDbtTranslator):
@@ -71,7 +96,7 @@ class UsageDbtTranslator(DagsterDbtTranslator):
             return None  # driven by the hourly schedule together with the snapshot
         if any(tag in tags for tag in PARTITION_TAGS):
             return follows_upstream
-        return dg.AutomationCondition.eager()
+        return rebuilt_hourly
 
 
 translator = UsageDbtTranslator()
