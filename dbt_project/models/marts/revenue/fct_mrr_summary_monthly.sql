@@ -49,5 +49,12 @@ select
     round((starting_mrr + contraction_mrr + churned_mrr) / nullif(starting_mrr, 0), 4) as grr,
     round(
         (new_mrr + expansion_mrr + reactivation_mrr) / nullif(-(churned_mrr + contraction_mrr), 0), 4
-    ) as quick_ratio
-from bridge
+    ) as quick_ratio,
+    -- trends: change of ending MRR against the month before and the same month a year before
+    cast(ending_mrr - (
+        select p.ending_mrr from bridge as p where p.mrr_month = b.mrr_month - interval '1 month'
+    ) as numeric(14, 2)) as ending_mrr_mom_change,
+    cast(ending_mrr - (
+        select p.ending_mrr from bridge as p where p.mrr_month = b.mrr_month - interval '1 year'
+    ) as numeric(14, 2)) as ending_mrr_yoy_change
+from bridge as b

@@ -2,6 +2,7 @@
 -- Invoiced revenue per UTC issue month, plan and currency: the sum of fct_revenue_daily. The
 -- current month is month-to-date.
 
+with monthly as (
 select
     cast(date_trunc('month', revenue_date) as date) as revenue_month,
     plan_id,
@@ -18,3 +19,17 @@ select
     sum(failed_revenue) as failed_revenue
 from {{ ref('fct_revenue_daily') }}
 group by 1, 2, 3
+)
+
+-- trends: change of total revenue against the month before and the same month a year before
+select
+    m.*,
+    m.total_revenue - prev_month.total_revenue as total_revenue_mom_change,
+    m.total_revenue - prev_year.total_revenue as total_revenue_yoy_change
+from monthly as m
+left join monthly as prev_month
+    on prev_month.plan_id = m.plan_id and prev_month.currency = m.currency
+    and prev_month.revenue_month = m.revenue_month - interval '1 month'
+left join monthly as prev_year
+    on prev_year.plan_id = m.plan_id and prev_year.currency = m.currency
+    and prev_year.revenue_month = m.revenue_month - interval '1 year'
