@@ -15,7 +15,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 HOUR = timedelta(hours=1)
-MARTS = ("fct_usage_hourly", "fct_usage_daily", "fct_usage_monthly", "dim_accounts", "dim_plans")
 
 
 def _parse_time(value: str) -> datetime:
@@ -38,12 +37,12 @@ def _instance():
     return dg.DagsterInstance.get()
 
 
-def _run(start: datetime, end: datetime) -> bool:
+def _run(start: datetime, end: datetime, heal_since: datetime | None = None) -> bool:
     from orchestration.definitions import defs
     from orchestration.pipeline import run_layers
 
     ok = True
-    for layer in run_layers(defs, _instance(), start, end):
+    for layer in run_layers(defs, _instance(), start, end, heal_since=heal_since):
         span = f"{layer.first_partition} .. {layer.last_partition}" if layer.first_partition else "all"
         state = "ok" if layer.success else "FAILED"
         print(f"  {layer.job:<22} {span:<36} {layer.seconds:7.1f} s  {state}")
@@ -52,13 +51,18 @@ def _run(start: datetime, end: datetime) -> bool:
 
 
 def _mart_rows() -> dict[str, int]:
+    from psycopg import sql
+
     from orchestration.warehouse.connection import connect, warehouse_url
 
     with connect(warehouse_url()) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' "
+            "ORDER BY table_name")]
         return {
-            name: conn.execute(f"SELECT count(*) FROM marts.{name}").fetchone()[0]
-            for name in MARTS
-            if conn.execute("SELECT to_regclass(%s)", (f"marts.{name}",)).fetchone()[0]
+            name: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+                sql.Identifier("marts", name))).fetchone()[0]
+            for name in tables
         }
 
 
@@ -103,10 +107,10 @@ def demo(args: argparse.Namespace) -> int:
         stale = find_stale_hours(source, warehouse, newest_hour, args.days * 24 + 24)
     start, end = range_to_extract(stale, newest_hour)
     print(f"Materializing {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC through Dagster:")
-    ok = _run(start, end)
+    ok = _run(start, end, heal_since=_floor_hour(now) - timedelta(days=args.days))
     print("Rows per mart:")
     for name, rows in _mart_rows().items():
-        print(f"  marts.{name:<20} {rows:>10,}")
+        print(f"  marts.{name:<32} {rows:>10,}")
     print(f"Elapsed: {time.perf_counter() - began:.1f} s")
     print("Open the Dagster UI with `make ui`, then http://127.0.0.1:3000")
     return 0 if ok else 1
