@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -211,11 +210,3 @@ def test_explicit_index_freq_is_used_when_set():
     assert df.index[0] == pd.Timestamp("2025-03-17")
     assert_well_formed(df, 3)
 
-
-def test_forecast_and_backtest_are_fast():
-    series = daily(simulate(seed=0)[:120])
-    forecast(series, 30, 7)  # warm up imports
-    start = time.perf_counter()
-    forecast(series, 30, 7)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 2.0, elapsed
