@@ -1,0 +1,328 @@
+"""Limits and plans (issue 4, part 4): month-end projections, limit-reach dates, plan advice.
+
+Pure functions on DataFrames; the Dagster asset (orchestration/defs/ml_accounts.py) reads the marts,
+calls `project_limits` and writes ``ml.limit_projections``. Definitions (also in docs/metrics.md,
+"Limits, plans and insights"):
+
+* **As-of day**: the newest ``usage_date`` in the daily usage (the last complete day built). The
+  current month is the month holding it; it may be incomplete.
+* **Projection of a counted metric** (audio minutes, sessions, exports): a weekday-weighted run-rate.
+  ``w[k]`` is the weekday profile of the metric (mean usage on weekday k over the last 4 weeks, all
+  accounts pooled, divided by the mean over all 7 weekdays; all 1 when there is no usage). With the
+  account's month-to-date total ``U`` over its observed days ``D`` of the month (days it existed),
+  ``rate = U / sum(w[d] for d in D)`` and ``projected = U + rate * sum(w[d] for d after the as-of
+  day to the month's end)``. With flat weights that is ``U * days_in_month / days_observed``.
+* **Projection of storage**: the month-end level, ``last + slope * days_to_month_end`` (floored at
+  0), where ``last`` is the newest reading of the month and ``slope`` the change per day since the
+  previous month's last reading (the first reading of the month when there is none).
+* **Limit-reach date**: the first day cumulative usage (storage: the reading) is >= the limit and
+  > 0. Already reached: that past day. Otherwise the first future day of the month the projection
+  path reaches it (cumulative: ``rate * w[d]`` added per day; storage: the linear path); NULL when
+  it is not reached this month or the plan has no limit.
+* **Plan cost** of a projected month on a plan: price (``annual_price_per_month`` for annual
+  billing, else ``monthly_price``) + overage (usage above each limit x its overage price; storage
+  = month-end level above the limit). A plan with a 0 overage price on a limit the usage exceeds
+  (the free plan) caps usage instead of billing it: it cannot carry that usage and is not eligible.
+* **Recommended plan**: the eligible plan with the lowest cost (to the cent); ties go to the lower
+  price, then the lower tier. **Saving** = current plan's cost - recommended plan's cost, when > 0.
+  Trials are costed at their plan's price (what converting will cost).
+* **Efficiency score**: ``100 * min(1, max over the current plan's limits of projected / limit)``,
+  one decimal: the share of the plan's allowance used on its most-used limited dimension. 100 =
+  the account needs its allowance; low = it pays for headroom. NULL without a plan or limits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+# metric -> (daily usage column, plan limit column, plan overage price column)
+METRICS: dict[str, tuple[str, str, str]] = {
+    "audio_minutes": ("audio_minutes_processed", "limit_audio_minutes", "overage_audio_minute_price"),
+    "sessions": ("sessions_created", "limit_sessions", "overage_session_price"),
+    "exports": ("exports_generated", "limit_exports", "overage_export_price"),
+    "storage_mb": ("storage_used_mb", "limit_storage_mb", "overage_storage_mb_price"),
+}
+COUNTED = ("audio_minutes", "sessions", "exports")
+PROFILE_WEEKS = 4
+EPS = 1e-9
+
+
+def month_end(day: date) -> date:
+    first_next = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return first_next - timedelta(days=1)
+
+
+def _as_date(value) -> date:
+    return pd.Timestamp(value).date()
+
+
+def _days(start: date, end: date) -> list[date]:
+    """The days start..end inclusive (empty when end < start)."""
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def weekday_profile(daily: pd.DataFrame, as_of: date, weeks: int = PROFILE_WEEKS) -> pd.DataFrame:
+    """Weekday weights (index 0 = Monday .. 6, one column per counted metric, mean 1).
+
+    Pooled over all accounts on the `weeks` * 7 days ending at `as_of`; a metric without usage, or
+    a weekday without a day in the window, gives flat weights for that metric.
+    """
+    start = as_of - timedelta(days=7 * weeks - 1)
+    dates = pd.to_datetime(daily["usage_date"]).dt.date
+    window = daily[(dates >= start) & (dates <= as_of)]
+    out = pd.DataFrame(1.0, index=range(7), columns=list(COUNTED))
+    if window.empty:
+        return out
+    per_day = window.groupby(pd.to_datetime(window["usage_date"]).dt.date)[
+        [METRICS[m][0] for m in COUNTED]].sum()
+    weekday = pd.Series([d.weekday() for d in per_day.index], index=per_day.index)
+    for metric in COUNTED:
+        by_weekday = per_day[METRICS[metric][0]].astype(float).groupby(weekday.values).mean()
+        if len(by_weekday) == 7 and by_weekday.mean() > 0:
+            out[metric] = (by_weekday / by_weekday.mean()).sort_index().to_numpy()
+    return out
+
+
+@dataclass(frozen=True)
+class Projection:
+    month_to_date: float | None
+    projected: float | None
+    reach_date: date | None
+
+
+def project_counted(usage: pd.Series, as_of: date, weights: np.ndarray | list[float],
+                    limit: float | None = None) -> Projection:
+    """Project a counted metric to the month's end. `usage`: daily values indexed by date, the
+    account's observed days of the current month (through `as_of`)."""
+    w = np.asarray(weights, dtype=float)
+    usage = usage.copy()
+    usage.index = [_as_date(d) for d in usage.index]
+    usage = usage.sort_index().astype(float).fillna(0.0)
+    if usage.empty:
+        return Projection(None, None, None)
+    total = float(usage.sum())
+    observed_weight = float(sum(w[d.weekday()] for d in usage.index))
+    remaining = _days(as_of + timedelta(days=1), month_end(as_of))
+    rate = total / observed_weight if observed_weight > 0 else 0.0
+    projected = total + rate * float(sum(w[d.weekday()] for d in remaining))
+    reach = None
+    if limit is not None and not pd.isna(limit):
+        cumulative = usage.cumsum()
+        hit = cumulative[(cumulative >= float(limit) - EPS) & (cumulative > 0)]
+        if not hit.empty:
+            reach = hit.index[0]
+        elif rate > 0:
+            running = total
+            for d in remaining:
+                running += rate * w[d.weekday()]
+                if running >= float(limit) - EPS:
+                    reach = d
+                    break
+    return Projection(total, projected, reach)
+
+
+def project_storage(readings: pd.Series, as_of: date, limit: float | None = None,
+                    previous: tuple[date, float] | None = None) -> Projection:
+    """Month-end storage level. `readings`: the month's day-end readings by date (NaN = none);
+    `previous`: (day, reading) of the previous month's last reading, if any."""
+    readings = readings.copy()
+    readings.index = [_as_date(d) for d in readings.index]
+    readings = readings.astype(float).dropna().sort_index()
+    if readings.empty:
+        if previous is None:
+            return Projection(None, None, None)
+        level = float(previous[1])
+        reach = None
+        return Projection(level, level, reach)
+    last_day, last = readings.index[-1], float(readings.iloc[-1])
+    ref_day, ref = (previous[0], float(previous[1])) if previous is not None else (
+        readings.index[0], float(readings.iloc[0]))
+    span = (last_day - _as_date(ref_day)).days
+    slope = (last - ref) / span if span > 0 else 0.0
+    end = month_end(as_of)
+    projected = max(0.0, last + slope * (end - last_day).days)
+    reach = None
+    if limit is not None and not pd.isna(limit):
+        limit = float(limit)
+        hit = readings[(readings >= limit - EPS) & (readings > 0)]
+        if not hit.empty:
+            reach = hit.index[0]
+        elif slope > 0:
+            days_needed = math.ceil((limit - last) / slope - EPS)
+            candidate = last_day + timedelta(days=max(days_needed, 1))
+            reach = candidate if candidate <= end else None
+    return Projection(last, projected, reach)
+
+
+def plan_price(plan: pd.Series | dict, billing_period: str | None) -> float:
+    if billing_period == "annual":
+        return float(plan["annual_price_per_month"])
+    return float(plan["monthly_price"])
+
+
+def plan_cost(usage: dict[str, float | None], plan: pd.Series | dict,
+              billing_period: str | None = "monthly") -> tuple[float, float, bool]:
+    """(price, overage, eligible) of a month with `usage` (metric -> projected value) on `plan`."""
+    overage, eligible = 0.0, True
+    for metric, (_, limit_col, price_col) in METRICS.items():
+        value, limit = usage.get(metric), plan[limit_col]
+        if value is None or pd.isna(value) or limit is None or pd.isna(limit):
+            continue
+        excess = max(float(value) - float(limit), 0.0)
+        if excess > EPS:
+            price = float(plan[price_col])
+            if price <= 0:
+                eligible = False
+            overage += excess * price
+    return plan_price(plan, billing_period), overage, eligible
+
+
+def recommend_plan(usage: dict[str, float | None], plans: pd.DataFrame,
+                   billing_period: str | None = "monthly") -> tuple[str | None, float | None]:
+    """(plan_id, cost) of the cheapest eligible plan for `usage`; see the module docstring."""
+    best: tuple | None = None
+    for plan in plans.to_dict("records"):
+        price, overage, eligible = plan_cost(usage, plan, billing_period)
+        if not eligible:
+            continue
+        key = (round(price + overage, 2), round(price, 2), int(plan["tier"]), str(plan["plan_id"]))
+        if best is None or key < best:
+            best = key
+    return (best[3], best[0]) if best else (None, None)
+
+
+def efficiency_score(usage: dict[str, float | None], plan: pd.Series | dict | None) -> float | None:
+    if plan is None:
+        return None
+    shares = []
+    for metric, (_, limit_col, _) in METRICS.items():
+        value, limit = usage.get(metric), plan[limit_col]
+        if value is None or pd.isna(value) or limit is None or pd.isna(limit) or float(limit) <= 0:
+            continue
+        shares.append(float(value) / float(limit))
+    return round(100 * min(1.0, max(shares)), 1) if shares else None
+
+
+def _money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def _summary(plan_name: str | None, recommended_name: str | None, current_cost: float | None,
+             recommended_cost: float | None, overage: float | None, saving: float | None,
+             capped: bool = False) -> str | None:
+    if recommended_name is None:
+        return None
+    if plan_name is None:
+        return (f"No active subscription: the {recommended_name} plan fits this month's projected usage "
+                f"best, at {_money(recommended_cost)}.")
+    if saving is not None:
+        return (f"The {recommended_name} plan would cost {_money(saving)} less this month than "
+                f"{plan_name} ({_money(recommended_cost)} instead of {_money(current_cost)}, "
+                f"overage included).")
+    if capped:
+        return (f"Projected usage exceeds limits of the {plan_name} plan that cap usage: the "
+                f"{recommended_name} plan fits it best, at {_money(recommended_cost)}.")
+    if overage:
+        return (f"{plan_name} stays the cheapest plan for this month's projected usage, "
+                f"with {_money(overage)} overage.")
+    return f"{plan_name} is the cheapest plan for this month's projected usage."
+
+
+def project_limits(daily: pd.DataFrame, accounts: pd.DataFrame, plans: pd.DataFrame,
+                   as_of: date | None = None) -> pd.DataFrame:
+    """One row per account of `daily` for the current month (see the module docstring).
+
+    `daily`: account_id, usage_date and the METRICS usage columns (fct_usage_daily).
+    `accounts`: account_id, plan_id (NULL without an active subscription), billing_period, is_trial.
+    `plans`: dim_plans (plan_id, plan_name, tier, monthly_price, annual_price_per_month, limits,
+    overage prices).
+    """
+    columns = PROJECTION_COLUMNS
+    if daily.empty:
+        return pd.DataFrame(columns=columns)
+    daily = daily.copy()
+    daily["usage_date"] = pd.to_datetime(daily["usage_date"]).dt.date
+    as_of = as_of or max(daily["usage_date"])
+    start, end = as_of.replace(day=1), month_end(as_of)
+    daily = daily[daily["usage_date"] <= as_of]
+    profile = weekday_profile(daily, as_of)
+    plans = plans.copy()
+    numeric = [c for c in plans.columns if c.startswith(("limit_", "overage_")) or "price" in c]
+    plans[numeric] = plans[numeric].astype(float)
+    by_plan = {p["plan_id"]: p for p in plans.to_dict("records")}
+    acct = accounts.set_index("account_id").to_dict("index")
+    month = daily[daily["usage_date"] >= start]
+    before = daily[(daily["usage_date"] < start) & daily["storage_used_mb"].notna()]
+    last_before = before.sort_values("usage_date").groupby("account_id").tail(1).set_index("account_id")
+    rows = []
+    for account_id, days in month.sort_values("usage_date").groupby("account_id", sort=True):
+        info = acct.get(account_id, {})
+        plan_id = info.get("plan_id")
+        plan_id = None if plan_id is None or pd.isna(plan_id) else plan_id
+        plan = by_plan.get(plan_id)
+        billing = info.get("billing_period") or "monthly"
+        billing = "monthly" if pd.isna(billing) else billing
+        row = {"account_id": int(account_id), "as_of_date": as_of, "usage_month": start,
+               "days_observed": len(days), "days_in_month": (end - start).days + 1,
+               "plan_id": plan_id, "billing_period": billing if plan_id else None,
+               "is_trial": bool(info.get("is_trial")) if plan_id and not pd.isna(info.get("is_trial"))
+               else (False if plan_id else None)}
+        usage: dict[str, float | None] = {}
+        indexed = days.set_index("usage_date")
+        for metric in COUNTED:
+            column, limit_col, _ = METRICS[metric]
+            limit = plan[limit_col] if plan is not None else None
+            p = project_counted(indexed[column], as_of, profile[metric].to_numpy(), limit)
+            usage[metric] = p.projected
+            row.update({f"mtd_{metric}": p.month_to_date, f"projected_{metric}": p.projected,
+                        f"limit_{metric}": None if limit is None or pd.isna(limit) else limit,
+                        f"{metric}_reach_date": p.reach_date})
+        limit = plan["limit_storage_mb"] if plan is not None else None
+        previous = None
+        if account_id in last_before.index:
+            prev = last_before.loc[account_id]
+            previous = (prev["usage_date"], float(prev["storage_used_mb"]))
+        p = project_storage(indexed["storage_used_mb"], as_of, limit, previous)
+        usage["storage_mb"] = p.projected
+        row.update({"mtd_storage_mb": p.month_to_date, "projected_storage_mb": p.projected,
+                    "limit_storage_mb": None if limit is None or pd.isna(limit) else limit,
+                    "storage_mb_reach_date": p.reach_date})
+        recommended, recommended_cost = recommend_plan(usage, plans, billing)
+        current_cost = overage = saving = None
+        capped = False
+        if plan is not None:
+            price, overage, eligible = plan_cost(usage, plan, billing)
+            capped = not eligible
+            overage = round(overage, 2)
+            current_cost = round(price + overage, 2)
+            if recommended_cost is not None and current_cost - recommended_cost > 0.005:
+                saving = round(current_cost - recommended_cost, 2)
+        row.update({
+            "projected_overage_cost": overage, "projected_cost": current_cost,
+            "recommended_plan_id": recommended, "recommended_plan_cost": recommended_cost,
+            "cost_saving": saving, "efficiency_score": efficiency_score(usage, plan),
+            "summary": _summary(plan["plan_name"] if plan is not None else None,
+                                by_plan[recommended]["plan_name"] if recommended else None,
+                                current_cost, recommended_cost, overage, saving, capped),
+        })
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=columns)
+    for metric in METRICS:
+        for prefix in ("mtd_", "projected_"):
+            out[prefix + metric] = out[prefix + metric].astype(float).round(2)
+    return out
+
+
+PROJECTION_COLUMNS = [
+    "account_id", "as_of_date", "usage_month", "days_observed", "days_in_month", "plan_id",
+    "billing_period", "is_trial",
+    *[f"{c}_{m}" if c != "reach" else f"{m}_reach_date" for m in METRICS
+      for c in ("mtd", "projected", "limit", "reach")],
+    "projected_overage_cost", "projected_cost", "recommended_plan_id", "recommended_plan_cost",
+    "cost_saving", "efficiency_score", "summary",
+]
