@@ -2,7 +2,7 @@
 
 Pure-function tests run on constructed inputs where usage declines in the three weeks before a
 subscription churns (the simulator's signal, made explicit); one module-scoped simulated
-warehouse (150 accounts, 40 days, real Dagster runs of real dbt) checks that the asset writes
+warehouse (150 accounts, 30 days, real Dagster runs of real dbt) checks that the asset writes
 both tables, idempotently.
 """
 
@@ -198,7 +198,7 @@ def test_metrics_helpers():
 # -- the asset on a simulated warehouse --------------------------------------------------------
 
 END = datetime(2026, 3, 11, tzinfo=UTC)
-DAYS = 40  # Dagster's per-hourly-partition overhead dominates the module's runtime
+DAYS = 30  # Dagster's per-hourly-partition overhead dominates the module's runtime
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +224,7 @@ def _materialize(instance):
     from orchestration.defs.ml_churn import ml_churn_assets
     from orchestration.defs.resources import WarehouseResource
 
-    # 40 days leave few 30-day labels: a 14-day horizon gives the time split several cutoffs
+    # 30 days leave few 30-day labels: a 14-day horizon gives the time split several cutoffs
     config = {"ops": {"churn_risk": {"config": {"horizon_days": 14, "cutoff_step_days": 2,
                                                 "min_history_days": 7}}}}
     return dg.materialize(ml_churn_assets, resources={"warehouse": WarehouseResource()},
@@ -248,7 +248,7 @@ def test_asset_writes_both_tables_idempotently(simulated, dagster_instance):
     assert len(evals) == 1 and len(scores) > 10
     ev = evals.iloc[0]
     assert ev.n_train > 0 and ev.n_validation > 0 and ev.cutoff == pd.Timestamp(END).floor("D")
-    # the simulation's churn is rare over 40 days: metrics exist, or are NULL with a reason
+    # the simulation's churn is rare over 30 days: metrics exist, or are NULL with a reason
     assert (ev.roc_auc is not None and 0 <= ev.roc_auc <= 1) or ev.reason
     assert isinstance(ev.calibration, list)
     paying = read_frame(simulated, """
@@ -264,3 +264,66 @@ def test_asset_writes_both_tables_idempotently(simulated, dagster_instance):
     scores2, evals2 = _tables(simulated)
     pd.testing.assert_frame_equal(scores, scores2)
     pd.testing.assert_frame_equal(evals, evals2)
+
+
+# -- the simulator's own churn signal, without Dagster -----------------------------------------
+
+
+def source_inputs(url: str) -> tuple[ChurnInputs, pd.Timestamp]:
+    """ChurnInputs straight from the simulated source (app.*), daily usage rolled up in SQL."""
+    from orchestration.warehouse.frames import read_frame
+
+    usage = read_frame(url, """
+        WITH s AS (
+            SELECT account_id, date_trunc('day', started_at) AS usage_date, count(*) AS sessions_created,
+                   sum(audio_minutes)::float AS audio_minutes_processed,
+                   count(*) FILTER (WHERE transcription_status = 'completed') AS transcriptions_completed,
+                   count(*) FILTER (WHERE transcription_status = 'failed') AS transcriptions_failed
+            FROM app.sessions WHERE account_id IS NOT NULL AND started_at IS NOT NULL GROUP BY 1, 2),
+        e AS (
+            SELECT account_id, date_trunc('day', occurred_at) AS usage_date,
+                   sum(quantity) FILTER (WHERE event_type = 'export') AS exports_generated
+            FROM app.usage_events WHERE account_id IS NOT NULL AND occurred_at IS NOT NULL GROUP BY 1, 2)
+        SELECT account_id, usage_date, coalesce(s.sessions_created, 0) AS sessions_created,
+               coalesce(s.audio_minutes_processed, 0) AS audio_minutes_processed,
+               coalesce(s.transcriptions_completed, 0) AS transcriptions_completed,
+               coalesce(s.transcriptions_failed, 0) AS transcriptions_failed,
+               coalesce(e.exports_generated, 0) AS exports_generated, NULL::float AS storage_used_mb
+        FROM s FULL JOIN e USING (account_id, usage_date)""")
+    subs = read_frame(url, "SELECT subscription_id, account_id, plan_id, billing_period, is_trial, started_at, "
+                           "ended_at, end_reason FROM app.subscriptions")
+    plans = read_frame(url, "SELECT plan_id, tier, tier = 0 AS is_free, monthly_price::float AS monthly_price, "
+                            "round(annual_price / 12, 2)::float AS annual_price_per_month, "
+                            "limit_audio_minutes::float AS limit_audio_minutes, "
+                            "limit_sessions::float AS limit_sessions, "
+                            "limit_storage_mb::float AS limit_storage_mb, limit_exports::float AS limit_exports "
+                            "FROM app.plans")
+    accounts = read_frame(url, "SELECT account_id, signup_at FROM app.accounts")
+    invoices = read_frame(url, "SELECT account_id, issued_at, status FROM app.invoices")
+    mrr = pd.DataFrame(columns=["account_id", "mrr_month", "movement"])
+    for c in ("sessions_created", "transcriptions_completed", "transcriptions_failed", "exports_generated"):
+        usage[c] = usage[c].astype(float)
+    horizon = pd.Timestamp(usage.usage_date.max()) + DAY
+    return ChurnInputs(usage, subs, plans, accounts, invoices, mrr).normalised(), horizon
+
+
+MIN_SIMULATOR_AUC = 0.65  # measured 0.75 (seed 7); 400 accounts were too few (AUC noise ±0.2)
+
+
+def test_holdout_auc_on_the_simulators_churn_signal(warehouse_url):
+    """1,500 simulated accounts over 150 days (source tables only, no Dagster): the model finds
+    the simulator's pre-churn fade on later, unseen cutoffs and is calibrated there."""
+    from orchestration.source.simulator import apply_source_schema, simulate_history
+
+    with psycopg.connect(warehouse_url) as conn:  # runs last: the asset test is done with app.*
+        apply_source_schema(conn)
+        simulate_history(conn, accounts=1500, days=150, seed=7, end=END, late_rate=0, bad_rate=0)
+        conn.commit()
+    inputs, horizon = source_inputs(warehouse_url)
+    ev = run_churn_model(inputs, horizon).evaluation
+    assert ev["reason"] is None and ev["n_validation_positive"] >= 30, ev
+    assert ev["roc_auc"] > MIN_SIMULATOR_AUC, ev
+    assert ev["brier_skill"] > 0
+    cal = pd.DataFrame(ev["calibration"])
+    assert (cal.mean_predicted - cal.observed_rate).abs().max() < 0.1
+    assert cal.observed_rate.iloc[-1] > 2 * ev["validation_base_rate"]
