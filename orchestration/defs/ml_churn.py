@@ -121,7 +121,7 @@ def churn_risk(context: dg.AssetExecutionContext, config: ChurnRiskConfig,
     yield dg.MaterializeResult(asset_key=EVALUATIONS_KEY, metadata={
         **{k: dg.MetadataValue.float(float(v)) for k, v in metrics.items() if v is not None},
         "n_train": ev["n_train"], "n_validation": ev["n_validation"],
-        "calibration_method": str(ev["calibration_method"]), "reason": str(ev["reason"]),
+        "calibration_method": ev["calibration_method"] or "not fitted", "reason": ev["reason"] or "",
         "calibration": dg.MetadataValue.json(ev["calibration"]),
     })
 
