@@ -16,14 +16,18 @@ from orchestration.defs.jobs import (
     daily_rollup_job,
     dimensions_job,
     hourly_snapshot_job,
+    ml_job,
     monthly_rollup_job,
 )
+from orchestration.defs.ml_accounts import ml_account_assets
+from orchestration.defs.ml_churn import ml_churn_assets
+from orchestration.defs.ml_forecasts import ml_forecast_assets
 from orchestration.defs.resources import SourceResource, WarehouseResource
 from orchestration.defs.schedules import hourly_snapshot_schedule
 from orchestration.defs.snapshots import hourly_source_snapshot, raw_plans
 from orchestration.settings import get_settings
 
-jobs = [hourly_snapshot_job, dimensions_job, daily_rollup_job, monthly_rollup_job]
+jobs = [hourly_snapshot_job, dimensions_job, daily_rollup_job, monthly_rollup_job, ml_job]
 schedules = [hourly_snapshot_schedule]
 if get_settings().demo_source:
     from orchestration.defs.demo_source import (
@@ -42,6 +46,9 @@ defs = dg.Definitions(
         dbt_hourly_models,
         dbt_daily_models,
         dbt_monthly_models,
+        *ml_forecast_assets,
+        *ml_churn_assets,
+        *ml_account_assets,
     ],
     jobs=jobs,
     schedules=schedules,

@@ -37,3 +37,9 @@ monthly_rollup_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(dbt_monthly_models),
     partitions_def=monthly_partitions,
 )
+
+ml_job = dg.define_asset_job(
+    "ml_job",
+    selection=dg.AssetSelection.groups("ml"),
+    description="Models and forecasts over the marts (daily at 03:00 by automation).",
+)
