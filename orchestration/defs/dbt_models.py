@@ -123,46 +123,24 @@ def dbt_foundation_models(
     yield from _run_dbt(context, dbt, warehouse.url)
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    select="tag:hourly",
-    partitions_def=hourly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    dagster_dbt_translator=translator,
-    name="dbt_hourly_models",
-)
-def dbt_hourly_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
-):
-    yield from _run_dbt(context, dbt, warehouse.url)
+def _partitioned_dbt_models(tag: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The models carrying `tag`, on `partitions_def`; a backfill range is one dbt invocation."""
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        select=f"tag:{tag}",
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        dagster_dbt_translator=translator,
+        name=f"dbt_{tag}_models",
+    )
+    def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        yield from _run_dbt(context, dbt, warehouse.url)
+
+    return models
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    select="tag:daily",
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    dagster_dbt_translator=translator,
-    name="dbt_daily_models",
-)
-def dbt_daily_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
-):
-    yield from _run_dbt(context, dbt, warehouse.url)
-
-
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    select="tag:monthly",
-    partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    dagster_dbt_translator=translator,
-    name="dbt_monthly_models",
-)
-def dbt_monthly_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
-):
-    yield from _run_dbt(context, dbt, warehouse.url)
+dbt_hourly_models = _partitioned_dbt_models("hourly", hourly_partitions)
+dbt_daily_models = _partitioned_dbt_models("daily", daily_partitions)
+dbt_monthly_models = _partitioned_dbt_models("monthly", monthly_partitions)
