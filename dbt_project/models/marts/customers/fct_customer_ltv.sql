@@ -11,15 +11,7 @@ with months as (
 ),
 
 churn_events as (
-    select s.account_id, s.ended_at as churned_at
-    from {{ ref('int_paid_subscriptions') }} as s
-    where s.ended_at is not null
-      and not exists (
-          select 1
-          from {{ ref('int_paid_subscriptions') }} as n
-          where n.account_id = s.account_id
-            and {{ in_force_at('s.ended_at', 'n') }}
-      )
+    select account_id, churned_at from {{ ref('int_subscription_churn_events') }}
 ),
 
 account_months as (

@@ -8,21 +8,8 @@ with months as (
 ),
 
 churn_events as (
-    select
-        s.account_id,
-        s.ended_at as churned_at,
-        s.end_reason,
-        s.end_reason in (
-            {%- for reason in var('involuntary_churn_reasons') %}'{{ reason }}'{{ ", " if not loop.last }}{% endfor -%}
-        ) as is_involuntary
-    from {{ ref('int_paid_subscriptions') }} as s
-    where s.ended_at is not null
-      and not exists (
-          select 1
-          from {{ ref('int_paid_subscriptions') }} as n
-          where n.account_id = s.account_id
-            and {{ in_force_at('s.ended_at', 'n') }}
-      )
+    select account_id, churned_at, end_reason, is_involuntary
+    from {{ ref('int_subscription_churn_events') }}
 ),
 
 -- one row per account and month: the account's last churn event of the month decides the split
