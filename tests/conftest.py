@@ -16,8 +16,11 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from orchestration.settings import get_settings
 from orchestration.warehouse.embedded import embedded_warehouse_url
 
-# Developers running two test sessions at once give each its own database.
-TEST_DATABASE = os.environ.get("TEST_DATABASE", "uap_test")
+# Developers running two test sessions at once give each its own database, and so does each
+# pytest-xdist worker (`make test` runs two, one test module per worker at a time).
+TEST_DATABASE = os.environ.get("TEST_DATABASE", "uap_test") + (
+    f"_{os.environ['PYTEST_XDIST_WORKER']}" if "PYTEST_XDIST_WORKER" in os.environ else ""
+)
 
 
 def _server_url() -> str:
