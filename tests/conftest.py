@@ -66,7 +66,7 @@ def reset_warehouse(url: str) -> None:
     from orchestration.warehouse.migrate import migrate
 
     with psycopg.connect(url, autocommit=True) as conn:
-        for schema in ("app", "raw", "quarantine", "staging", "intermediate", "marts", "ml", "reports"):
+        for schema in ("app", "raw", "quarantine", "staging", "intermediate", "marts", "ml", "reports", "ops"):
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         conn.execute("DROP TABLE IF EXISTS public.schema_migrations")
     migrate(url)
