@@ -24,6 +24,7 @@ class Settings:
     snapshot_commit_margin_seconds: int
     bi_role: str
     bi_role_password: str | None
+    retention_days: int
 
     @property
     def embedded_warehouse_dir(self) -> Path:
@@ -33,6 +34,13 @@ class Settings:
     def demo_source(self) -> bool:
         """The simulator owns the source only when no real source database is configured."""
         return self.source_url is None
+
+
+def _positive_int(name: str, default: str) -> int:
+    value = os.environ.get(name) or default
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+    return int(value)
 
 
 def get_settings() -> Settings:
@@ -47,4 +55,5 @@ def get_settings() -> Settings:
         snapshot_commit_margin_seconds=int(os.environ.get("SNAPSHOT_COMMIT_MARGIN_SECONDS", "300")),
         bi_role=os.environ.get("BI_ROLE", "bi_reader"),
         bi_role_password=os.environ.get("BI_ROLE_PASSWORD") or None,
+        retention_days=_positive_int("RETENTION_DAYS", "90"),
     )

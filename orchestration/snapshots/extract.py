@@ -15,6 +15,10 @@ from psycopg import sql
 
 from orchestration.snapshots.tables import SnapshotTable
 
+# Rows of accounts erased on request (ops.erased_accounts) are classified first and never stored,
+# not even in quarantine: the source may still hold them, erasure must not be undone by a re-run.
+ERASED = ("erased", "account_id IN (SELECT account_id FROM ops.erased_accounts)")
+
 
 @dataclass(frozen=True)
 class ExtractResult:
@@ -38,14 +42,12 @@ def _classify_sql(table: SnapshotTable) -> sql.Composed:
     Duplicates are only looked for among rows that broke no rule, and the copy kept is the first
     recorded (ties broken by every column), so the choice does not depend on physical order.
     """
-    rule_case = sql.SQL("NULL::text")
-    if table.rules:
-        rule_case = sql.SQL("CASE {} END").format(
-            sql.SQL(" ").join(
-                sql.SQL("WHEN ({}) THEN {}").format(sql.SQL(predicate), sql.Literal(reason))
-                for reason, predicate in table.rules
-            )
+    rule_case = sql.SQL("CASE {} END").format(
+        sql.SQL(" ").join(
+            sql.SQL("WHEN ({}) THEN {}").format(sql.SQL(predicate), sql.Literal(reason))
+            for reason, predicate in (ERASED, *table.rules)
         )
+    )
     order = sql.SQL(", ").join(
         [sql.SQL("recorded_at")] + [sql.SQL("{} NULLS LAST").format(_ident(c)) for c in table.columns]
     )
@@ -129,8 +131,8 @@ def extract_window(
         cur.execute(
             sql.SQL(
                 "INSERT INTO {} ({cols}, reason, partition_hour) "
-                "SELECT {cols}, reason, partition_hour FROM classified WHERE reason IS NOT NULL"
-            ).format(_ident("quarantine", table.name), cols=_cols(table.columns))
+                "SELECT {cols}, reason, partition_hour FROM classified WHERE reason <> {erased}"
+            ).format(_ident("quarantine", table.name), cols=_cols(table.columns), erased=sql.Literal(ERASED[0]))
         )
         quarantined = cur.rowcount
         by_reason = dict(

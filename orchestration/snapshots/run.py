@@ -27,6 +27,9 @@ def snapshot_window(
         raise ValueError(f"empty snapshot window: start {start} is not before end {end}")
     with connect(source_url) as source, connect(warehouse_url) as warehouse:
         source.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        # An erasure (orchestration/operations/erasure.py) waits for this run to commit, and a run
+        # starting during an erasure waits for it: no run can re-load rows it is deleting.
+        warehouse.execute("LOCK TABLE ops.erased_accounts IN SHARE MODE")
         # Rows recorded just before the source clock may still be committing: the cutoff is set
         # back by a margin so that late-data detection looks at them again on the next tick.
         margin = get_settings().snapshot_commit_margin_seconds
