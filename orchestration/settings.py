@@ -7,7 +7,7 @@ so that `make demo`, `make ui`, dbt and the tests all share one embedded warehou
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -56,4 +56,48 @@ def get_settings() -> Settings:
         bi_role=os.environ.get("BI_ROLE", "bi_reader"),
         bi_role_password=os.environ.get("BI_ROLE_PASSWORD") or None,
         retention_days=_positive_int("RETENTION_DAYS", "90"),
+    )
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """SMTP for report delivery and operator alerts; `host` None means .eml files in the outbox."""
+
+    host: str | None
+    port: int
+    user: str | None
+    password: str | None = field(repr=False)  # never printed or logged
+    starttls: bool
+    sender: str
+    operator_email: str | None
+    timeout_seconds: float
+    max_attempts: int
+    backoff_seconds: float
+    claim_lease_seconds: int
+
+
+def _flag(name: str, default: str) -> bool:
+    value = os.environ.get(name, default).strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value in ("true", "1", "yes")
+
+
+def get_mail_settings() -> MailSettings:
+    """Read at delivery time (not import), so a run picks up the environment it starts with."""
+    max_attempts = int(os.environ.get("DELIVERY_MAX_ATTEMPTS", "5"))
+    if max_attempts < 1:
+        raise ValueError(f"DELIVERY_MAX_ATTEMPTS must be at least 1, got {max_attempts}")
+    return MailSettings(
+        host=os.environ.get("SMTP_HOST") or None,
+        port=int(os.environ.get("SMTP_PORT") or "587"),
+        user=os.environ.get("SMTP_USER") or None,
+        password=os.environ.get("SMTP_PASSWORD") or None,
+        starttls=_flag("SMTP_STARTTLS", "true"),
+        sender=os.environ.get("REPORT_FROM") or "reports@usage-analytics.invalid",
+        operator_email=os.environ.get("OPERATOR_EMAIL") or None,
+        timeout_seconds=float(os.environ.get("SMTP_TIMEOUT_SECONDS", "30")),
+        max_attempts=max_attempts,
+        backoff_seconds=float(os.environ.get("DELIVERY_BACKOFF_SECONDS", "2")),
+        claim_lease_seconds=int(os.environ.get("DELIVERY_CLAIM_LEASE_SECONDS", "900")),
     )

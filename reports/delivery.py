@@ -1,0 +1,205 @@
+"""E-mail a rendered report period to its recipients, exactly once each.
+
+`deliver_report` reads what rendering recorded in `reports.report_artifacts`, checks every file
+against its recorded sha256 (a file changed or missing since rendering is an error naming it),
+resolves recipients — the account owner (raw.accounts.owner_email, looked up now and never
+written into an artifact) for per-account reports, the catalogue's expanded list for internal
+ones — and sends one message per recipient through the ledger (reports/delivery_ledger.py).
+Every recipient is attempted even if one fails; failures are raised together at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from orchestration.settings import MailSettings, get_mail_settings, get_settings
+from orchestration.warehouse.connection import connect
+from reports import delivery_ledger as ledger
+from reports.catalogue import ReportSpec, expand_recipients, load_catalogue
+from reports.mail_message import Attachment, report_message
+from reports.mail_transport import MailRefused, OutboxTransport, SmtpTransport, TemporaryMailError
+from reports.periods import period_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliverySummary:
+    report_id: str
+    period: str
+    sent: int = 0
+    already_sent: int = 0
+    outbox: int = 0
+    failed: int = 0
+    refused: int = 0
+    in_progress: int = 0  # claimed by another, still live run
+    no_recipient: int = 0  # per-account artifacts whose account has no owner e-mail
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed or self.refused or self.in_progress)
+
+    def counts(self) -> dict[str, int]:
+        return {"sent": self.sent, "already_sent": self.already_sent, "outbox": self.outbox,
+                "failed": self.failed, "refused": self.refused, "in_progress": self.in_progress,
+                "no_recipient": self.no_recipient}
+
+
+class DeliveryError(RuntimeError):
+    """Some recipients did not get their message; `summary` says who and why."""
+
+    def __init__(self, summary: DeliverySummary):
+        lines = "\n".join(f"  - {p}" for p in summary.problems)
+        super().__init__(f"delivery of {summary.report_id} {summary.period} incomplete "
+                         f"({summary.counts()}):\n{lines}")
+        self.summary = summary
+
+
+@dataclass(frozen=True)
+class Envelope:
+    recipient: str
+    account_id: int | None
+    account_name: str | None
+    attachments: list[Attachment]
+
+
+def _artifact_path(path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else get_settings().artifacts_dir / p
+
+
+def load_attachments(conn: psycopg.Connection, report_id: str, period: str) -> dict[int | None, list[Attachment]]:
+    """The period's files per account (None: internal), verified against their recorded sha256."""
+    rows = conn.execute(
+        """SELECT account_id, format, path, sha256 FROM reports.report_artifacts
+           WHERE report_id = %s AND period::text = %s ORDER BY account_id NULLS FIRST, format""",
+        (report_id, period),
+    ).fetchall()
+    if not rows:
+        raise LookupError(f"no artifacts recorded for report {report_id!r} period {period!r}: "
+                          f"materialize reports/{report_id} for that period first")
+    files: dict[int | None, list[Attachment]] = {}
+    for account_id, _fmt, path, sha256 in rows:
+        file = _artifact_path(path)
+        if not file.is_file():
+            raise FileNotFoundError(f"artifact {file} of report {report_id!r} period {period!r} is missing")
+        content = file.read_bytes()
+        if hashlib.sha256(content).hexdigest() != sha256:
+            raise ValueError(f"artifact {file} changed since it was rendered (sha256 differs from "
+                             "reports.report_artifacts); re-materialize the report before delivering it")
+        files.setdefault(account_id, []).append(Attachment(file, content))
+    return files
+
+
+def envelopes(conn: psycopg.Connection, spec: ReportSpec,
+              files: dict[int | None, list[Attachment]]) -> tuple[list[Envelope], list[int]]:
+    """Who gets which files; also the accounts that have no owner e-mail to send to."""
+    if spec.audience == "internal":
+        attachments = [a for account_files in files.values() for a in account_files]
+        return [Envelope(r, None, None, attachments) for r in expand_recipients(spec.recipients)], []
+    account_ids = sorted(a for a in files if a is not None)
+    owners = {row[0]: (row[1], row[2]) for row in conn.execute(
+        "SELECT account_id, account_name, owner_email FROM raw.accounts WHERE account_id = ANY(%s)",
+        (account_ids,)).fetchall()}
+    result, missing = [], []
+    for account_id in account_ids:
+        name, email = owners.get(account_id, (None, None))
+        if email and "@" in email:
+            result.append(Envelope(email.strip(), account_id, name, files[account_id]))
+        else:
+            missing.append(account_id)
+    return result, missing
+
+
+def _outbox_name(report_id: str, period: str, envelope: Envelope) -> str:
+    who = f"account-{envelope.account_id}" if envelope.account_id is not None else "internal"
+    digest = hashlib.sha256(envelope.recipient.encode()).hexdigest()[:12]
+    return f"{report_id}_{period.replace('-', '')}_{who}_{digest}.eml"
+
+
+def open_transport(settings: MailSettings,
+                   sleep: Callable[[float], None] = time.sleep) -> SmtpTransport | OutboxTransport:
+    """SMTP when SMTP_HOST is set, else .eml files in ARTIFACTS_DIR/outbox/."""
+    if settings.host is None:
+        return OutboxTransport(get_settings().artifacts_dir / "outbox")
+    return SmtpTransport(settings, sleep=sleep)
+
+
+def deliver_report(url: str, report_id: str, period: str, *, run_id: str | None = None,
+                   settings: MailSettings | None = None,
+                   sleep: Callable[[float], None] = time.sleep) -> DeliverySummary:
+    """Send the period's artifacts to every recipient once; raises DeliveryError if any did not go out."""
+    spec = load_catalogue().get(report_id)
+    if spec is None:
+        raise KeyError(f"unknown report {report_id!r}; see reports/catalogue.yaml")
+    settings = settings or get_mail_settings()
+    label = period_for(spec.schedule, period).label
+    summary = DeliverySummary(report_id, period)
+    with connect(url, autocommit=True) as conn:
+        files = load_attachments(conn, report_id, period)
+        targets, missing = envelopes(conn, spec, files)
+        summary.no_recipient = len(missing)
+        if missing:
+            log.warning("%s %s: %d accounts have no owner e-mail (account ids %s)", report_id, period,
+                        len(missing), missing[:20])
+        with open_transport(settings, sleep) as transport:
+            for envelope in targets:
+                _deliver_one(conn, transport, settings, spec, period, label, envelope, run_id, summary)
+    log.info("delivery of %s %s: %s", report_id, period, summary.counts())
+    if not summary.ok:
+        raise DeliveryError(summary)
+    return summary
+
+
+def _deliver_one(conn: psycopg.Connection, transport: SmtpTransport | OutboxTransport, settings: MailSettings,
+                 spec: ReportSpec, period: str, label: str, envelope: Envelope, run_id: str | None,
+                 summary: DeliverySummary) -> None:
+    key = ledger.LedgerKey(spec.id, period, envelope.recipient)
+    who = f"account {envelope.account_id}" if envelope.account_id is not None else "an internal recipient"
+    message = report_message(sender=settings.sender, recipient=envelope.recipient, report_id=spec.id,
+                             title=spec.title, period=period, period_label=label,
+                             account_name=envelope.account_name, attachments=envelope.attachments)
+    claim = ledger.claim(conn, key, account_id=envelope.account_id, message_id=message["Message-ID"],
+                         attachments=[a.name for a in envelope.attachments], run_id=run_id,
+                         lease_seconds=settings.claim_lease_seconds)
+    if claim is None:
+        if ledger.current_status(conn, key) in ledger.DONE:
+            summary.already_sent += 1
+        else:
+            summary.in_progress += 1
+            summary.problems.append(f"{who}: another run is delivering this message right now")
+        return
+    if claim.took_over == "sending":
+        log.warning("%s %s for %s: taking over a delivery whose run stopped before recording it; "
+                    "re-sending with the same Message-ID", spec.id, period, who)
+    try:
+        if isinstance(transport, OutboxTransport):
+            handed = transport.send(message, envelope.recipient, _outbox_name(spec.id, period, envelope))
+            ledger.finish(conn, key, claim, status="outbox", attempts=1, outbox_path=str(handed.outbox_path))
+            summary.outbox += 1
+        else:
+            handed = transport.send(message, envelope.recipient)
+            ledger.finish(conn, key, claim, status="sent", attempts=handed.attempts, code=handed.code,
+                          reply=handed.reply)
+            summary.sent += 1
+    except MailRefused as exc:
+        ledger.finish(conn, key, claim, status="refused", attempts=exc.attempts, code=exc.code, reply=exc.reply,
+                      error=str(exc))
+        summary.refused += 1
+        summary.problems.append(f"{who}: refused by the server: {exc.code} {exc.reply}")
+    except TemporaryMailError as exc:
+        ledger.finish(conn, key, claim, status="failed", attempts=exc.attempts, code=exc.code, reply=exc.reply,
+                      error=str(exc))
+        summary.failed += 1
+        summary.problems.append(f"{who}: gave up after {exc.attempts} attempts: {exc}")
+    except Exception as exc:
+        ledger.finish(conn, key, claim, status="failed", attempts=0, error=f"{type(exc).__name__}: {exc}")
+        raise

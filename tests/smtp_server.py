@@ -1,0 +1,112 @@
+"""A real SMTP server for tests: aiosmtpd on 127.0.0.1, a free port, with scriptable misbehaviour.
+
+`LocalSmtpServer` records every accepted message and can drop the next N connections, answer the
+next DATA commands with given replies (e.g. "451 ..." then normal), or refuse recipients with a
+5xx — the failure modes delivery must survive or report.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Script:
+    drop_connections: int = 0
+    data_replies: list[str] = field(default_factory=list)
+    rcpt_reply: str | None = None
+    connections: int = 0
+
+
+class _Handler:
+    def __init__(self, script: Script, lock: threading.Lock):
+        self.script = script
+        self.lock = lock
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.script.rcpt_reply:
+            return self.script.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            if self.script.data_replies:
+                return self.script.data_replies.pop(0)
+            message = message_from_bytes(envelope.content, policy=policy.default)
+            self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 2.0.0 queued as test"
+
+
+class _DroppingSMTP(SMTP):
+    """Closes the connection before greeting while the script says so (a flaky network)."""
+
+    def __init__(self, handler: _Handler, **kwargs):
+        super().__init__(handler, **kwargs)
+        self._script = handler.script
+
+    def connection_made(self, transport):
+        self._script.connections += 1
+        if self._script.drop_connections > 0:
+            self._script.drop_connections -= 1
+            transport.abort()
+            return
+        super().connection_made(transport)
+
+    def connection_lost(self, exc):
+        if self.transport is None:  # dropped before the session began
+            return
+        super().connection_lost(exc)
+
+
+class _Controller(Controller):
+    def factory(self):
+        return _DroppingSMTP(self.handler, **self.SMTP_kwargs)
+
+
+class LocalSmtpServer:
+    def __init__(self, credentials: tuple[str, str] | None = None):
+        self.port = free_port()
+        self.script = Script()
+        self._lock = threading.Lock()
+        self.handler = _Handler(self.script, self._lock)
+        kwargs = {}
+        if credentials:
+            def authenticate(server, session, envelope, mechanism, auth_data):
+                ok = (auth_data.login.decode(), auth_data.password.decode()) == credentials
+                return AuthResult(success=ok, handled=False)
+            kwargs = {"authenticator": authenticate, "auth_require_tls": False}
+        self.controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
+
+    def __enter__(self) -> LocalSmtpServer:
+        self.controller.start()
+        self.script.connections = 0  # the controller's own readiness probe is not a client
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+    @property
+    def messages(self) -> list[tuple[list[str], EmailMessage]]:
+        with self._lock:
+            return list(self.handler.messages)
+
+    def env(self) -> dict[str, str]:
+        """Environment that points delivery at this server, with fast retries."""
+        return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.port), "SMTP_STARTTLS": "false",
+                "SMTP_TIMEOUT_SECONDS": "5", "DELIVERY_MAX_ATTEMPTS": "4", "DELIVERY_BACKOFF_SECONDS": "0.05",
+                "REPORT_FROM": "reports@analytics.test"}
