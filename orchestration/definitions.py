@@ -22,13 +22,14 @@ from orchestration.defs.jobs import (
 from orchestration.defs.ml_accounts import ml_account_assets
 from orchestration.defs.ml_churn import ml_churn_assets
 from orchestration.defs.ml_forecasts import ml_forecast_assets
+from orchestration.defs.reports import report_assets, report_jobs, report_schedules
 from orchestration.defs.resources import SourceResource, WarehouseResource
 from orchestration.defs.schedules import hourly_snapshot_schedule
 from orchestration.defs.snapshots import hourly_source_snapshot, raw_plans
 from orchestration.settings import get_settings
 
-jobs = [hourly_snapshot_job, dimensions_job, daily_rollup_job, monthly_rollup_job, ml_job]
-schedules = [hourly_snapshot_schedule]
+jobs = [hourly_snapshot_job, dimensions_job, daily_rollup_job, monthly_rollup_job, ml_job, *report_jobs.values()]
+schedules = [hourly_snapshot_schedule, *report_schedules]
 if get_settings().demo_source:
     from orchestration.defs.demo_source import (
         demo_source_activity_job,
@@ -49,6 +50,7 @@ defs = dg.Definitions(
         *ml_forecast_assets,
         *ml_churn_assets,
         *ml_account_assets,
+        *report_assets,
     ],
     jobs=jobs,
     schedules=schedules,

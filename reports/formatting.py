@@ -1,0 +1,66 @@
+"""How figures read in the PDF and TXT formats (CSV/XLSX keep raw numbers).
+
+One function for every human-readable figure, so tests can format an independently computed
+value the same way and look for it in the PDF's text.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+
+import pandas as pd
+
+MISSING = "–"
+
+
+def _is_missing(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def format_value(value: object, kind: str = "number") -> str:
+    """`1,234` (integer), `1,234.50` (number, money), `45.3%` (percent: already ×100), `5.3%` (ratio)."""
+    if _is_missing(value):
+        return MISSING
+    if isinstance(value, datetime | date | pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if kind == "text" or isinstance(value, str):
+        return str(value)
+    number = float(value)
+    if kind == "integer":
+        return f"{round(number):,}"
+    if kind == "percent":
+        return f"{number:,.1f}%"
+    if kind == "ratio":
+        return f"{number * 100:,.1f}%"
+    if kind == "money":
+        return f"{number:,.2f}"
+    if number == round(number):
+        return f"{round(number):,}"
+    return f"{number:,.2f}"
+
+
+def change_note(current: float | None, previous: float | None, unit: str = "vs last month") -> str:
+    """`up 12.5% vs last month`, `new vs last month` (from 0), `no change`; empty without a previous value.
+
+    Words instead of a sign: a cell starting with `+` or `-` reads as a formula in a spreadsheet.
+    """
+    if _is_missing(current) or _is_missing(previous):
+        return ""
+    current, previous = float(current), float(previous)
+    if previous == 0:
+        return "no change" if current == 0 else f"new {unit}"
+    change = (current - previous) / abs(previous) * 100
+    if round(change, 1) == 0:
+        return "no change"
+    return f"{'up' if change > 0 else 'down'} {abs(change):.1f}% {unit}"
+
+
+def pretty(column: str) -> str:
+    """`audio_minutes_processed` -> `Audio minutes processed` for headers."""
+    text = column.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]

@@ -1,0 +1,188 @@
+"""Documents as sectioned CSV and as XLSX workbooks; numbers stay numbers.
+
+CSV layout (one file a spreadsheet opens cleanly): a report block, then sections, each a row
+`[<section title>]`, a header row and its rows, sections separated by a blank row:
+`[Summary metrics]`, one per breakdown table, then `[Daily log: <title>]`. UTF-8 with a BOM so
+spreadsheets detect the encoding. A text cell that a spreadsheet would run as a formula
+(starting with = + - @) gets a leading apostrophe; `read_sectioned_csv` removes it again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date, datetime
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from reports.document import NO_DATA, Document, Table
+
+SUMMARY = "Summary metrics"
+DAILY_PREFIX = "Daily log: "
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_SECTION = re.compile(r"^\[(.+)\]$")
+_XLSX_FORMATS = {"integer": "#,##0", "money": "#,##0.00", "number": "#,##0.##", "percent": "0.0",
+                 "ratio": "0.0%"}
+
+
+def guard_text(value: object) -> object:
+    """Text a spreadsheet would evaluate as a formula, made inert."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _cell(value: object) -> object:
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return guard_text(value)
+
+
+def _sections(document: Document) -> list[tuple[str, Table]]:
+    summary = pd.DataFrame([{"metric": m.label, "value": m.value, "kind": m.kind, "note": m.note}
+                            for m in document.summary], columns=["metric", "value", "kind", "note"])
+    sections = [(SUMMARY, Table(SUMMARY, summary))]
+    sections += [(t.title, t) for t in document.tables]
+    if document.daily_log is not None:
+        sections.append((DAILY_PREFIX + document.daily_log.title, document.daily_log))
+    return sections
+
+
+def _info(document: Document) -> list[list[object]]:
+    return [["Report", document.title], ["Account", document.subject],
+            ["Period", document.period_key, document.period_label]]
+
+
+def render_csv(document: Document) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in _info(document):
+        writer.writerow([_cell(v) for v in row])
+    if document.empty:
+        writer.writerow([])
+        writer.writerow([f"[{SUMMARY}]"])
+        writer.writerow([NO_DATA])
+        return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    for title, table in _sections(document):
+        writer.writerow([])
+        writer.writerow([f"[{title}]"])
+        writer.writerow(list(table.frame.columns))
+        for record in table.frame.itertuples(index=False, name=None):
+            writer.writerow([_cell(v) for v in record])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def read_sectioned_csv(content: bytes | str) -> dict[str, pd.DataFrame]:
+    """The sections of a CSV written by `render_csv`, by title (values as text, guards removed).
+
+    The leading report block is returned under "Report".
+    """
+    text = content.decode("utf-8-sig") if isinstance(content, bytes) else content.lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(text)))
+    sections: dict[str, pd.DataFrame] = {}
+    current, block = "Report", []
+
+    def close() -> None:
+        if current == "Report":
+            sections[current] = pd.DataFrame([r[:2] for r in block], columns=["field", "value"])
+        elif block:
+            header, *data = block
+            sections[current] = pd.DataFrame(data, columns=header) if data or len(header) > 1 else \
+                pd.DataFrame({"message": header})
+        else:
+            sections[current] = pd.DataFrame()
+
+    for row in rows:
+        match = _SECTION.match(row[0]) if len(row) == 1 else None
+        if match:
+            close()
+            current, block = match.group(1), []
+        elif row:
+            block.append([c[1:] if c.startswith("'") and c[1:].startswith(_FORMULA_START) else c for c in row])
+    close()
+    return sections
+
+
+def _sheet_title(title: str, used: set[str]) -> str:
+    base = re.sub(r"[\[\]:*?/\\']", " ", title).strip()[:31] or "Sheet"
+    name, n = base, 2
+    while name.lower() in used:
+        suffix = f" ({n})"
+        name, n = base[:31 - len(suffix)] + suffix, n + 1
+    used.add(name.lower())
+    return name
+
+
+def _xlsx_value(value: object) -> object:
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        return value.item()
+    return value
+
+
+def _write_sheet(ws, table: Table, header_fill: PatternFill) -> None:
+    frame = table.frame
+    ws.append(list(frame.columns))
+    for record in frame.itertuples(index=False, name=None):
+        ws.append([_xlsx_value(v) for v in record])
+    for cell in ws[1]:
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = header_fill
+        cell.alignment = Alignment(vertical="center")
+    for index, column in enumerate(frame.columns, start=1):
+        kind = table.kinds.get(column)
+        letter = get_column_letter(index)
+        width = len(str(column))
+        for (cell,) in ws.iter_rows(min_row=2, min_col=index, max_col=index):
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # never a formula, whatever the text starts with
+            elif isinstance(cell.value, datetime | date):
+                cell.number_format = "yyyy-mm-dd"
+            elif isinstance(cell.value, int | float) and not isinstance(cell.value, bool) and kind in _XLSX_FORMATS:
+                cell.number_format = _XLSX_FORMATS[kind]
+            width = max(width, len(str(cell.value)) if cell.value is not None else 0)
+        ws.column_dimensions[letter].width = min(60, width + 2)
+    ws.freeze_panes = "A2"
+
+
+def render_xlsx(document: Document) -> bytes:
+    """One sheet per section (Summary, breakdowns, Daily log), header row styled, panes frozen."""
+    workbook = Workbook()
+    stamp = datetime.combine(date.fromisoformat(document.period_key), datetime.min.time())
+    workbook.properties.created = workbook.properties.modified = stamp
+    workbook.properties.title = f"{document.title} - {document.period_label}"
+    fill = PatternFill("solid", fgColor="1D3F6E")
+    used: set[str] = set()
+    sheet = workbook.active
+    if document.empty:
+        sheet.title = _sheet_title("Summary", used)
+        _write_sheet(sheet, Table(SUMMARY, pd.DataFrame({"message": [NO_DATA]})), fill)
+    else:
+        for position, (title, table) in enumerate(_sections(document)):
+            ws = sheet if position == 0 else workbook.create_sheet()
+            ws.title = _sheet_title("Summary" if title == SUMMARY else
+                                    "Daily log" if title.startswith(DAILY_PREFIX) else title, used)
+            _write_sheet(ws, table, fill)
+    info = workbook.create_sheet(_sheet_title("Report", used))
+    for row in _info(document):
+        info.append(row)
+    for cell in info["A"]:
+        cell.font = Font(bold=True)
+    for row in info.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+    info.column_dimensions["A"].width = 10
+    info.column_dimensions["B"].width = min(60, max(len(str(c.value or "")) for c in info["B"]) + 2)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,75 @@
+-- Invoiced revenue (fct_revenue_monthly) against modeled revenue, per plan, for the month.
+-- Modeled = MRR at the month's end on the plan in force then (fct_mrr_monthly) + the overage the
+-- previous month's usage implies (usage above each limit × its overage price, fct_plan_
+-- utilization_monthly; trials owe none), since renewals bill last month's overage.
+-- Annual invoices (a whole year on the issue day), proration and invoices issued on
+-- anniversaries make the two differ; every plan with a difference is listed.
+with invoiced as (
+    select
+        plan_id,
+        string_agg(distinct currency, ',') as currencies,
+        sum(invoices) as invoices,
+        sum(subscription_revenue) as invoiced_subscription,
+        sum(overage_revenue) as invoiced_overage,
+        sum(total_revenue) as invoiced_total
+    from marts.fct_revenue_monthly
+    where revenue_month = %(period_start)s
+    group by plan_id
+),
+
+modeled_mrr as (
+    select
+        coalesce(u.plan_id, 'unknown') as plan_id,
+        count(*) filter (where m.mrr > 0) as paying_accounts,
+        sum(m.mrr) as modeled_mrr
+    from marts.fct_mrr_monthly as m
+    left join marts.fct_plan_utilization_monthly as u
+        on u.account_id = m.account_id and u.usage_month = m.mrr_month
+    where m.mrr_month = %(period_start)s
+    group by 1
+),
+
+modeled_overage as (
+    select
+        u.plan_id,
+        sum(
+            greatest(u.audio_minutes_processed - u.limit_audio_minutes, 0) * p.overage_audio_minute_price
+            + greatest(u.sessions_created - u.limit_sessions, 0) * p.overage_session_price
+            + greatest(u.exports_generated - u.limit_exports, 0) * p.overage_export_price
+            + greatest(coalesce(u.storage_used_mb, 0) - u.limit_storage_mb, 0) * p.overage_storage_mb_price
+        ) as modeled_overage
+    from marts.fct_plan_utilization_monthly as u
+    inner join marts.dim_plans as p on p.plan_id = u.plan_id
+    where u.usage_month = cast(%(period_start)s as date) - interval '1 month'
+      and not u.is_trial
+      and not p.is_free
+    group by u.plan_id
+),
+
+plans as (
+    select plan_id from invoiced
+    union
+    select plan_id from modeled_mrr
+    union
+    select plan_id from modeled_overage
+)
+
+select
+    pl.plan_id,
+    i.currencies,
+    coalesce(i.invoices, 0) as invoices,
+    coalesce(i.invoiced_subscription, 0) as invoiced_subscription,
+    coalesce(i.invoiced_overage, 0) as invoiced_overage,
+    coalesce(i.invoiced_total, 0) as invoiced_total,
+    coalesce(m.paying_accounts, 0) as paying_accounts,
+    coalesce(m.modeled_mrr, 0) as modeled_mrr,
+    round(coalesce(o.modeled_overage, 0), 2) as modeled_overage,
+    coalesce(m.modeled_mrr, 0) + round(coalesce(o.modeled_overage, 0), 2) as modeled_total,
+    coalesce(i.invoiced_total, 0) - coalesce(m.modeled_mrr, 0) - round(coalesce(o.modeled_overage, 0), 2)
+        as difference
+from plans as pl
+left join invoiced as i on i.plan_id = pl.plan_id
+left join modeled_mrr as m on m.plan_id = pl.plan_id
+left join modeled_overage as o on o.plan_id = pl.plan_id
+where coalesce(i.invoices, 0) > 0 or coalesce(m.modeled_mrr, 0) <> 0 or coalesce(o.modeled_overage, 0) <> 0
+order by pl.plan_id

@@ -1,0 +1,14 @@
+-- Subscription churn and activity churn of the month, side by side but never mixed.
+select
+    s.month_start,
+    s.paying_accounts_at_month_start,
+    s.churned_accounts,
+    s.voluntary_churned_accounts,
+    s.involuntary_churned_accounts,
+    s.subscription_churn_rate,
+    a.active_accounts_before_month_start,
+    a.activity_churned_accounts,
+    a.activity_churn_rate
+from marts.fct_subscription_churn_monthly as s
+left join marts.fct_activity_churn_monthly as a on a.month_start = s.month_start
+where s.month_start = %(period_start)s

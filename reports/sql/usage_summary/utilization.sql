@@ -1,0 +1,16 @@
+-- The month's usage against the limits of the plan in force at its end (NULL limit = unlimited).
+select
+    account_id,
+    limit_audio_minutes,
+    limit_sessions,
+    limit_exports,
+    limit_storage_mb,
+    audio_minutes_utilization_pct,
+    sessions_utilization_pct,
+    exports_utilization_pct,
+    storage_utilization_pct,
+    max_utilization_pct,
+    is_near_limit
+from marts.fct_plan_utilization_monthly
+where usage_month = %(period_start)s
+order by account_id
