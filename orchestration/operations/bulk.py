@@ -8,7 +8,8 @@ on. The run and every account's outcome are stored in ops.bulk_runs / ops.bulk_r
 Operations:
 - erase: erase each account everywhere (orchestration/operations/erasure.py).
 - usage_audit: check that each account's daily usage mart equals its raw rows (sessions, audio
-  minutes, API calls); an account whose totals differ fails, naming the metric.
+  minutes, API calls) over the days raw still holds; an account whose totals differ fails,
+  naming the metric and both figures.
 """
 
 from __future__ import annotations
@@ -33,22 +34,26 @@ def _erase(url: str, account_id: int) -> dict[str, Any]:
             "removed": report.removed}
 
 
+# Days before the newest retention cutoff are only in the marts (raw was purged): not audited.
 AUDIT_SQL = """
-    WITH mart AS (
-        SELECT coalesce(sum(sessions_created), 0) AS sessions,
-               coalesce(sum(audio_minutes_processed), 0) AS audio_minutes,
-               coalesce(sum(api_calls), 0) AS api_calls,
-               min(usage_date) AS first_day, max(usage_date) AS last_day
+    WITH bounds AS (
+        SELECT greatest(min(usage_date), (SELECT max(cutoff)::date FROM ops.retention_runs)) AS first_day,
+               max(usage_date) AS last_day
         FROM marts.fct_usage_daily WHERE account_id = %(a)s
     )
-    SELECT m.sessions, m.audio_minutes, m.api_calls,
+    SELECT (SELECT coalesce(sum(sessions_created), 0) FROM marts.fct_usage_daily d
+              WHERE d.account_id = %(a)s AND d.usage_date BETWEEN b.first_day AND b.last_day),
+           (SELECT coalesce(sum(audio_minutes_processed), 0) FROM marts.fct_usage_daily d
+              WHERE d.account_id = %(a)s AND d.usage_date BETWEEN b.first_day AND b.last_day),
+           (SELECT coalesce(sum(api_calls), 0) FROM marts.fct_usage_daily d
+              WHERE d.account_id = %(a)s AND d.usage_date BETWEEN b.first_day AND b.last_day),
            (SELECT count(*) FROM raw.sessions s WHERE s.account_id = %(a)s
-              AND s.started_at::date BETWEEN m.first_day AND m.last_day),
+              AND s.started_at::date BETWEEN b.first_day AND b.last_day),
            (SELECT coalesce(sum(audio_minutes), 0) FROM raw.sessions s WHERE s.account_id = %(a)s
-              AND s.started_at::date BETWEEN m.first_day AND m.last_day),
+              AND s.started_at::date BETWEEN b.first_day AND b.last_day),
            (SELECT coalesce(sum(quantity), 0) FROM raw.usage_events e WHERE e.account_id = %(a)s
-              AND e.event_type = 'api_call' AND e.occurred_at::date BETWEEN m.first_day AND m.last_day)
-    FROM mart m
+              AND e.event_type = 'api_call' AND e.occurred_at::date BETWEEN b.first_day AND b.last_day)
+    FROM bounds b
 """
 
 

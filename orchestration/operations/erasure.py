@@ -31,6 +31,7 @@ ERASABLE_SCHEMAS = ("raw", "quarantine", "staging", "intermediate", "marts", "ml
 LEDGER = ("reports", "delivery_ledger")
 ARTIFACTS = ("reports", "report_artifacts")
 TOMBSTONE_PREFIX = "erased-account:"
+MANIFEST = "manifest.json"  # written by reports/artifacts.py beside each period's files
 
 
 @dataclass(frozen=True)
@@ -85,21 +86,37 @@ def _owner_emails(conn: psycopg.Connection, account_id: int) -> list[str]:
         {"a": account_id})]
 
 
-def _tombstone_ledger(conn: psycopg.Connection, account_id: int, emails: list[str]) -> int:
-    """Replace the recipient of the account's ledger rows; the rows (what was sent when) stay."""
+# Ledger columns that can carry personal data (addresses in replies, file names with the account
+# name, the .eml file): cleared on the tombstone; the .eml files named are deleted.
+LEDGER_PERSONAL = {"attachments": "'{}'", "smtp_reply": "NULL", "last_error": "NULL", "outbox_path": "NULL"}
+
+
+def _tombstone_ledger(conn: psycopg.Connection, account_id: int, emails: list[str]) -> tuple[int, list[Path]]:
+    """Keep the account's ledger rows (what was sent, when) with the recipient replaced.
+
+    Returns the rows tombstoned and the outbox files they named (to delete).
+    """
     columns = _columns(conn, *LEDGER)
-    if not columns or "recipient" not in columns:
-        return 0
+    if "recipient" not in columns:
+        return 0, []
     match = sql.SQL("recipient = ANY(%(emails)s)")
     if "account_id" in columns:
         match = sql.SQL("(account_id = %(account)s OR recipient = ANY(%(emails)s))")
-    erased_at = sql.SQL(", erased_at = now()") if "erased_at" in columns else sql.SQL("")
-    cur = conn.execute(
-        sql.SQL("UPDATE {} SET recipient = %(tombstone)s{} WHERE {} AND recipient <> %(tombstone)s").format(
-            sql.Identifier(*LEDGER), erased_at, match),
-        {"account": account_id, "emails": emails, "tombstone": f"{TOMBSTONE_PREFIX}{account_id}"},
+    params = {"account": account_id, "emails": emails, "tombstone": f"{TOMBSTONE_PREFIX}{account_id}"}
+    where = sql.SQL("{} AND recipient <> %(tombstone)s").format(match)
+    files: list[Path] = []
+    if "outbox_path" in columns:
+        files = [Path(r[0]) for r in conn.execute(
+            sql.SQL("SELECT outbox_path FROM {} WHERE {} AND outbox_path IS NOT NULL").format(
+                sql.Identifier(*LEDGER), where), params)]
+    cleared = sql.SQL("").join(
+        sql.SQL(", {} = {}").format(sql.Identifier(c), sql.SQL(v)) for c, v in LEDGER_PERSONAL.items() if c in columns
     )
-    return cur.rowcount
+    cur = conn.execute(
+        sql.SQL("UPDATE {} SET recipient = %(tombstone)s{} WHERE {}").format(sql.Identifier(*LEDGER), cleared, where),
+        params,
+    )
+    return cur.rowcount, files
 
 
 def _artifact_paths(conn: psycopg.Connection, account_id: int) -> list[Path]:
@@ -124,6 +141,19 @@ def _remove_files(paths: list[Path], artifacts_dir: Path) -> int:
     return removed
 
 
+def _scrub_manifests(paths: list[Path], artifacts_dir: Path, account_id: int) -> None:
+    """Drop the account's entries (file names carry the account name) from the manifests beside its files."""
+    for manifest in {(artifacts_dir / p).resolve().parent / MANIFEST for p in paths}:
+        if not manifest.is_file():
+            continue
+        content = json.loads(manifest.read_text())
+        files = content.get("files", [])
+        kept = [f for f in files if f.get("account_id") != account_id]
+        if len(kept) != len(files):
+            content["files"] = kept
+            manifest.write_text(json.dumps(content, indent=2, sort_keys=False) + "\n")
+
+
 def erase_account(url: str, account_id: int, requested_by: str | None = None) -> ErasureReport:
     """Erase `account_id` from the warehouse and the report files; record and return the counts."""
     account_id = parse_account_id(account_id)
@@ -137,10 +167,10 @@ def erase_account(url: str, account_id: int, requested_by: str | None = None) ->
             (account_id, requested_by),
         )
         emails = _owner_emails(conn, account_id)
-        tombstoned = _tombstone_ledger(conn, account_id, emails)
+        tombstoned, outbox_files = _tombstone_ledger(conn, account_id, emails)
         if tombstoned:
             removed[f"{'.'.join(LEDGER)} (tombstoned)"] = tombstoned
-        paths = _artifact_paths(conn, account_id)
+        paths = _artifact_paths(conn, account_id) + outbox_files
         for schema, table in account_tables(conn):
             cur = conn.execute(
                 sql.SQL("DELETE FROM {} WHERE account_id = %s").format(sql.Identifier(schema, table)),
@@ -150,7 +180,9 @@ def erase_account(url: str, account_id: int, requested_by: str | None = None) ->
                 removed[f"{schema}.{table}"] = cur.rowcount
         # Files go before the commit: should the commit fail, the rows naming them are still
         # there and the next erasure finds them again (a missing file is simply skipped).
-        files = _remove_files(paths, get_settings().artifacts_dir)
+        artifacts_dir = get_settings().artifacts_dir
+        files = _remove_files(paths, artifacts_dir)
+        _scrub_manifests(paths, artifacts_dir, account_id)
         report = ErasureReport(account_id, removed, files)
         conn.execute(
             "INSERT INTO ops.erasure_runs (account_id, ran_at, rows_removed, files_removed, removed) "
