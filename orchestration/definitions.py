@@ -12,6 +12,12 @@ from orchestration.defs.dbt_models import (
     dbt_monthly_models,
     dbt_project,
 )
+from orchestration.defs.freshness import (
+    freshness_checks,
+    freshness_checks_job,
+    freshness_checks_sensor,
+    stale_data_alert_sensor,
+)
 from orchestration.defs.jobs import (
     daily_rollup_job,
     dimensions_job,
@@ -22,6 +28,7 @@ from orchestration.defs.jobs import (
 from orchestration.defs.ml_accounts import ml_account_assets
 from orchestration.defs.ml_churn import ml_churn_assets
 from orchestration.defs.ml_forecasts import ml_forecast_assets
+from orchestration.defs.operations import operation_jobs, retention_schedule
 from orchestration.defs.reports import report_assets, report_jobs, report_schedules
 from orchestration.defs.resources import SourceResource, WarehouseResource
 from orchestration.defs.schedules import hourly_snapshot_schedule
@@ -30,6 +37,8 @@ from orchestration.settings import get_settings
 
 jobs = [hourly_snapshot_job, dimensions_job, daily_rollup_job, monthly_rollup_job, ml_job, *report_jobs.values()]
 schedules = [hourly_snapshot_schedule, *report_schedules]
+jobs += [*operation_jobs, freshness_checks_job]
+schedules.append(retention_schedule)
 if get_settings().demo_source:
     from orchestration.defs.demo_source import (
         demo_source_activity_job,
@@ -52,6 +61,7 @@ defs = dg.Definitions(
         *ml_account_assets,
         *report_assets,
     ],
+    asset_checks=[*freshness_checks],
     jobs=jobs,
     schedules=schedules,
     sensors=[
@@ -59,7 +69,9 @@ defs = dg.Definitions(
             "rollup_automation_sensor",
             target=dg.AssetSelection.all(),
             default_status=dg.DefaultSensorStatus.RUNNING,
-        )
+        ),
+        freshness_checks_sensor,
+        stale_data_alert_sensor,
     ],
     resources={
         "dbt": DbtCliResource(project_dir=dbt_project),

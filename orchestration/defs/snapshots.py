@@ -9,7 +9,7 @@ import dagster as dg
 
 from orchestration.defs.partitions import hourly_partitions
 from orchestration.defs.resources import SourceResource, WarehouseResource
-from orchestration.snapshots.run import snapshot_plans, snapshot_window
+from orchestration.snapshots.run import newest_snapshot_end, snapshot_plans, snapshot_window
 from orchestration.snapshots.tables import HOURLY_SNAPSHOT_TABLES
 
 _DESCRIPTIONS = {
@@ -43,6 +43,9 @@ def hourly_source_snapshot(
         "Snapshot %s to %s: %s", window.start, window.end,
         ", ".join(f"{r.table}={r.rows_loaded}(+{r.rows_quarantined} quarantined)" for r in results),
     )
+    # Data time, not run time: freshness checks (orchestration/defs/freshness.py) read it, so a
+    # backfill of old hours does not make stale raw data look fresh.
+    data_end = newest_snapshot_end(warehouse.url)
     for result in results:
         yield dg.MaterializeResult(
             asset_key=["raw", result.table],
@@ -52,6 +55,7 @@ def hourly_source_snapshot(
                 "quarantined_by_reason": dg.MetadataValue.json(result.quarantined_by_reason),
                 "window_start": window.start.isoformat(),
                 "window_end": window.end.isoformat(),
+                "dagster/last_updated_timestamp": dg.MetadataValue.timestamp(data_end),
             },
         )
 

@@ -6,7 +6,7 @@ and the warehouse is written in one transaction so a crash leaves every window a
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from orchestration.settings import get_settings
 from orchestration.snapshots.extract import (
@@ -43,6 +43,13 @@ def snapshot_window(
         warehouse.commit()
         source.rollback()
     return results
+
+
+def newest_snapshot_end(warehouse_url: str) -> datetime | None:
+    """The end of the newest hour any snapshot has extracted: how recent raw data is."""
+    with connect(warehouse_url) as warehouse:
+        newest = warehouse.execute("SELECT max(partition_hour) FROM raw.snapshot_log").fetchone()[0]
+    return newest + timedelta(hours=1) if newest else None
 
 
 def snapshot_plans(source_url: str, warehouse_url: str) -> int:
