@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from orchestration.defs.alerts import operator_alert_on_run_failure
 from orchestration.defs.dbt_models import (
     dbt_daily_models,
     dbt_foundation_models,
@@ -29,6 +30,9 @@ from orchestration.defs.ml_accounts import ml_account_assets
 from orchestration.defs.ml_churn import ml_churn_assets
 from orchestration.defs.ml_forecasts import ml_forecast_assets
 from orchestration.defs.operations import operation_jobs, retention_schedule
+from orchestration.defs.report_checks import report_input_checks
+from orchestration.defs.report_delivery import report_delivery_assets
+from orchestration.defs.reports import catalogue as report_catalogue
 from orchestration.defs.reports import report_assets, report_jobs, report_schedules
 from orchestration.defs.resources import SourceResource, WarehouseResource
 from orchestration.defs.schedules import hourly_snapshot_schedule
@@ -60,11 +64,13 @@ defs = dg.Definitions(
         *ml_churn_assets,
         *ml_account_assets,
         *report_assets,
+        *report_delivery_assets(report_catalogue),
     ],
-    asset_checks=[*freshness_checks],
+    asset_checks=[*freshness_checks, *report_input_checks(report_catalogue)],
     jobs=jobs,
     schedules=schedules,
     sensors=[
+        operator_alert_on_run_failure,
         dg.AutomationConditionSensorDefinition(
             "rollup_automation_sensor",
             target=dg.AssetSelection.all(),

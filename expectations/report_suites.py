@@ -1,0 +1,337 @@
+"""The expectation suites of every report's input dataset (one function per catalogue report).
+
+Each suite checks what the report relies on: the columns it reads, keys present and unique, counts
+and amounts never negative, rates within their range, dates inside the report's period, and the
+reconciliation totals the report prints — the MRR bridge closes (starting + movements = ending,
+and each month starts where the last one ended), movements add up to the bridge, invoice amounts
+add up, invoiced vs modeled differences are exactly the listed difference column, daily detail
+adds up to the monthly totals. An empty period passes (it renders "No data for this period").
+Amounts are rounded to cents in the marts, so sums are compared with a cent-level tolerance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pandas as pd
+
+from expectations.runner import TableCheck
+from reports.periods import Period
+
+CENT = 0.011  # amounts are numeric(…, 2): one rounding step per term
+Suite = Callable[[Period], list[TableCheck]]
+
+
+def _gxe():
+    import great_expectations.expectations as gxe
+
+    return gxe
+
+
+def columns(*names: str):
+    return _gxe().ExpectTableColumnsToMatchSet(column_set=list(names), exact_match=False,
+                                                meta={"why": "the report reads these columns"})
+
+
+def not_null(*names: str) -> list:
+    return [_gxe().ExpectColumnValuesToNotBeNull(column=n, meta={"why": f"{n} identifies or labels a row"})
+            for n in names]
+
+
+def unique(*names: str):
+    gxe = _gxe()
+    why = {"why": f"one row per {', '.join(names)}"}
+    if len(names) == 1:
+        return gxe.ExpectColumnValuesToBeUnique(column=names[0], meta=why)
+    return gxe.ExpectCompoundColumnsToBeUnique(column_list=list(names), meta=why)
+
+
+def non_negative(*names: str) -> list:
+    return [_gxe().ExpectColumnValuesToBeBetween(column=n, min_value=0, meta={"why": f"{n} is never negative"})
+            for n in names]
+
+
+def non_positive(*names: str) -> list:
+    return [_gxe().ExpectColumnValuesToBeBetween(column=n, max_value=0,
+                                                 meta={"why": f"{n} is a loss, stored as a negative amount"})
+            for n in names]
+
+
+def between(name: str, low: float | None, high: float | None, why: str):
+    return _gxe().ExpectColumnValuesToBeBetween(column=name, min_value=low, max_value=high, meta={"why": why})
+
+
+def zero(name: str, why: str, tolerance: float = CENT):
+    return between(name, -tolerance, tolerance, why)
+
+
+def in_period(name: str, period: Period, months_before: int = 0):
+    start = period.start
+    for _ in range(months_before):
+        start = (start.replace(day=1) - timedelta(days=1)).replace(day=1)
+    last_day = period.end - timedelta(days=1)
+    return between(name, start, last_day, f"{name} lies in the report period {start}..{last_day}")
+
+
+def rows_at_most(n: int):
+    return _gxe().ExpectTableRowCountToBeBetween(min_value=0, max_value=n,
+                                                  meta={"why": f"at most {n} row(s) per period"})
+
+
+def _at(frame: pd.DataFrame, column: str, value) -> pd.DataFrame:
+    return frame[frame[column] == value]
+
+
+# --- derived frames for reconciliations -------------------------------------------------------
+
+def bridge_continuity(dataset: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    bridge = dataset["mrr_bridge"].sort_values("mrr_month").reset_index(drop=True)
+    previous = bridge.shift(1)
+    consecutive = previous["mrr_month"].notna() & (
+        pd.to_datetime(previous["mrr_month"]) + pd.DateOffset(months=1) == pd.to_datetime(bridge["mrr_month"]))
+    return pd.DataFrame({"mrr_month": bridge["mrr_month"][consecutive],
+                         "start_minus_previous_end": (bridge["starting_mrr"] - previous["ending_mrr"])[consecutive]})
+
+
+def movements_vs_bridge(period: Period) -> Callable[[dict[str, pd.DataFrame]], pd.DataFrame]:
+    columns_by_movement = {"new": "new_mrr", "expansion": "expansion_mrr", "contraction": "contraction_mrr",
+                           "churn": "churned_mrr", "reactivation": "reactivation_mrr"}
+
+    def derive(dataset: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        bridge = _at(dataset["mrr_bridge"], "mrr_month", period.start)
+        if bridge.empty:
+            return pd.DataFrame({"movement": [], "movements_minus_bridge": []})
+        sums = dataset["mrr_movements"].groupby("movement")["mrr_change"].sum()
+        return pd.DataFrame({
+            "movement": list(columns_by_movement),
+            "movements_minus_bridge": [float(sums.get(m, 0.0)) - float(bridge[c].iloc[0])
+                                       for m, c in columns_by_movement.items()],
+        })
+    return derive
+
+
+def sums_difference(left_table: str, right_table: str, keys: tuple[str, ...], pairs: dict[str, str],
+                    right_filter: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+                    ) -> Callable[[dict[str, pd.DataFrame]], pd.DataFrame]:
+    """Per key (or overall), sum of each left column minus the sum of its paired right column."""
+    def derive(dataset: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        left, right = dataset[left_table], dataset[right_table]
+        if right_filter is not None:
+            right = right_filter(right)
+        if keys:
+            joined = (left.groupby(list(keys))[list(pairs)].sum().add_suffix("__left")
+                      .join(right.groupby(list(keys))[list(pairs.values())].sum().add_suffix("__right"), how="outer")
+                      .fillna(0))
+        else:
+            joined = pd.DataFrame([{**{f"{c}__left": left[c].sum() for c in pairs},
+                                    **{f"{c}__right": right[c].sum() for c in pairs.values()}}])
+        frame = pd.DataFrame({f"{a}_difference": joined[f"{a}__left"].astype(float)
+                              - joined[f"{b}__right"].astype(float) for a, b in pairs.items()})
+        return frame.reset_index() if keys else frame
+    return derive
+
+
+# --- suites -----------------------------------------------------------------------------------
+
+USAGE = ("sessions_created", "audio_minutes_processed", "transcriptions_completed", "exports_generated", "api_calls",
+         "share_links_created")
+
+
+def usage_summary(period: Period) -> list[TableCheck]:
+    additive = {c: c for c in USAGE}
+    return [
+        TableCheck("accounts", ("account_id",), [
+            columns("account_id", "account_name", "plan_id", "plan_name", "is_trial"),
+            *not_null("account_id", "account_name", "plan_id"), unique("account_id")]),
+        TableCheck("usage_monthly", ("account_id", "usage_month"), [
+            columns("account_id", "usage_month", *USAGE, "storage_used_mb"),
+            *not_null("account_id", "usage_month"), unique("account_id", "usage_month"),
+            in_period("usage_month", period, months_before=1),
+            *non_negative(*USAGE, "transcriptions_failed", "share_links_accessed", "storage_used_mb")]),
+        TableCheck("usage_daily", ("account_id", "usage_date"), [
+            columns("account_id", "usage_date", *USAGE, "storage_used_mb"),
+            *not_null("account_id", "usage_date"), unique("account_id", "usage_date"),
+            in_period("usage_date", period), *non_negative(*USAGE, "storage_used_mb")]),
+        TableCheck("utilization", ("account_id",), [
+            columns("account_id", "max_utilization_pct", "is_near_limit"),
+            *not_null("account_id"), unique("account_id"),
+            *non_negative("limit_audio_minutes", "limit_sessions", "limit_exports", "limit_storage_mb",
+                          "audio_minutes_utilization_pct", "sessions_utilization_pct", "exports_utilization_pct",
+                          "storage_utilization_pct", "max_utilization_pct")]),
+        TableCheck("projections", ("account_id",), [
+            *not_null("account_id"),
+            *non_negative("projected_audio_minutes", "projected_sessions", "projected_exports",
+                          "projected_storage_mb")]),
+        TableCheck("usage_daily:sums_vs_usage_monthly", ("account_id",), [
+            zero(f"{c}_difference", f"the daily {c} of the month add up to the monthly figure", 0.001)
+            for c in USAGE],
+            derive=sums_difference("usage_daily", "usage_monthly", ("account_id",), additive,
+                                   lambda monthly: _at(monthly, "usage_month", period.start))),
+    ]
+
+
+def monthly_revenue(period: Period) -> list[TableCheck]:
+    movements = ("new_mrr", "expansion_mrr", "reactivation_mrr")
+    losses = ("contraction_mrr", "churned_mrr")
+    return [
+        TableCheck("mrr_bridge", ("mrr_month",), [
+            columns("mrr_month", "starting_mrr", *movements, *losses, "ending_mrr", "arpa", "nrr", "grr"),
+            *not_null("mrr_month", "starting_mrr", "ending_mrr"), unique("mrr_month"),
+            in_period("mrr_month", period, months_before=11),
+            *non_negative("starting_mrr", "ending_mrr", *movements, "paying_customers", "arpa"),
+            *non_positive(*losses),
+            between("bridge_residual", -5 * CENT, 5 * CENT,
+                    "starting MRR + new + expansion + contraction + churn + reactivation = ending MRR"),
+        ], derive=lambda d: d["mrr_bridge"].assign(bridge_residual=(
+            d["mrr_bridge"][["starting_mrr", *movements, *losses]].sum(axis=1) - d["mrr_bridge"]["ending_mrr"]))),
+        TableCheck("mrr_bridge:continuity", ("mrr_month",), [
+            zero("start_minus_previous_end", "each month starts with the previous month's ending MRR")],
+            derive=bridge_continuity),
+        TableCheck("mrr_movements", ("movement", "plan_id"), [
+            columns("movement", "plan_id", "accounts", "mrr_change", "ending_mrr"),
+            *not_null("movement", "plan_id"), unique("movement", "plan_id"),
+            _gxe().ExpectColumnValuesToBeInSet(
+                column="movement", value_set=["new", "expansion", "contraction", "churn", "reactivation", "unchanged"],
+                meta={"why": "the five MRR movements, or unchanged"}),
+            *non_negative("accounts", "ending_mrr")]),
+        TableCheck("mrr_movements:vs_bridge", ("movement",), [
+            zero("movements_minus_bridge", "account movements add up to the bridge's movement column", 5 * CENT)],
+            derive=movements_vs_bridge(period)),
+        TableCheck("revenue_by_plan", ("plan_id", "currency"), [
+            columns("plan_id", "currency", "invoices", "subscription_revenue", "overage_revenue", "total_revenue"),
+            *not_null("plan_id", "currency"), unique("plan_id", "currency"),
+            *non_negative("invoices", "subscription_revenue", "overage_revenue", "total_revenue",
+                          "collected_revenue", "failed_revenue"),
+            zero("parts_minus_total", "subscription + overage revenue = total revenue")],
+            derive=lambda d: d["revenue_by_plan"].assign(parts_minus_total=(
+                d["revenue_by_plan"]["subscription_revenue"] + d["revenue_by_plan"]["overage_revenue"]
+                - d["revenue_by_plan"]["total_revenue"]))),
+        TableCheck("churn", ("month_start",), [
+            rows_at_most(1),
+            *non_negative("paying_accounts_at_month_start", "churned_accounts", "activity_churned_accounts"),
+            between("subscription_churn_rate", 0, 1, "a churn rate is a share of the accounts at month start"),
+            between("activity_churn_rate", 0, 1, "a churn rate is a share of the accounts at month start"),
+            zero("churn_split_residual", "voluntary + involuntary churned accounts = churned accounts", 0)],
+            derive=lambda d: d["churn"].assign(churn_split_residual=(
+                d["churn"]["voluntary_churned_accounts"] + d["churn"]["involuntary_churned_accounts"]
+                - d["churn"]["churned_accounts"]))),
+    ]
+
+
+def _signups_and_funnel(period: Period) -> list[TableCheck]:
+    return [
+        TableCheck("signups", ("signup_date", "user_type", "acquisition_channel", "country"), [
+            columns("signup_date", "user_type", "acquisition_channel", "country", "signups"),
+            *not_null("signup_date", "user_type", "acquisition_channel", "country"),
+            unique("signup_date", "user_type", "acquisition_channel", "country"),
+            in_period("signup_date", period), between("signups", 1, None, "a listed group has signups")]),
+        TableCheck("funnel", ("signup_date", "user_type"), [
+            columns("signup_date", "user_type", "signups", "activated_accounts", "trial_accounts", "paid_accounts"),
+            *not_null("signup_date", "user_type"), unique("signup_date", "user_type"), in_period("signup_date", period),
+            *non_negative("activated_accounts", "trial_accounts", "paid_accounts"),
+            between("funnel_excess", None, 0, "no funnel stage counts more accounts than signed up")],
+            derive=lambda d: d["funnel"].assign(funnel_excess=(
+                d["funnel"][["activated_accounts", "trial_accounts", "paid_accounts"]].max(axis=1)
+                - d["funnel"]["signups"]))),
+        TableCheck("signups:vs_funnel", ("signup_date", "user_type"), [
+            zero("signups_difference", "signups by channel and country add up to the funnel's signups", 0)],
+            derive=sums_difference("signups", "funnel", ("signup_date", "user_type"), {"signups": "signups"})),
+    ]
+
+
+def platform_stats(period: Period) -> list[TableCheck]:
+    counts = ("sessions_created", "audio_minutes_processed", "transcriptions_completed", "transcriptions_failed",
+              "exports_generated", "api_calls", "share_links_created", "share_links_accessed")
+    return [
+        *_signups_and_funnel(period),
+        TableCheck("activity", ("usage_date",), [
+            columns("usage_date", "accounts", "active_accounts", *counts),
+            *not_null("usage_date"), unique("usage_date"), in_period("usage_date", period),
+            *non_negative("accounts", "active_accounts", *counts),
+            between("inactive_accounts", 0, None, "active accounts are a subset of all accounts")],
+            derive=lambda d: d["activity"].assign(
+                inactive_accounts=d["activity"]["accounts"] - d["activity"]["active_accounts"])),
+    ]
+
+
+def user_acquisition(period: Period) -> list[TableCheck]:
+    return _signups_and_funnel(period)
+
+
+def financial_reconciliation(period: Period) -> list[TableCheck]:
+    return [
+        TableCheck("reconciliation", ("plan_id",), [
+            columns("plan_id", "invoiced_total", "modeled_mrr", "modeled_overage", "modeled_total", "difference"),
+            *not_null("plan_id"), unique("plan_id"),
+            *non_negative("invoices", "invoiced_subscription", "invoiced_overage", "invoiced_total",
+                          "paying_accounts", "modeled_mrr", "modeled_overage"),
+            zero("invoiced_parts_residual", "invoiced subscription + overage = invoiced total"),
+            zero("modeled_parts_residual", "modeled MRR + modeled overage = modeled total"),
+            zero("difference_residual", "every invoiced-vs-modeled difference is listed: difference = invoiced "
+                                        "total - modeled total"),
+        ], derive=lambda d: d["reconciliation"].assign(
+            invoiced_parts_residual=(d["reconciliation"]["invoiced_subscription"]
+                                     + d["reconciliation"]["invoiced_overage"] - d["reconciliation"]["invoiced_total"]),
+            modeled_parts_residual=(d["reconciliation"]["modeled_mrr"] + d["reconciliation"]["modeled_overage"]
+                                    - d["reconciliation"]["modeled_total"]),
+            difference_residual=(d["reconciliation"]["invoiced_total"] - d["reconciliation"]["modeled_total"]
+                                 - d["reconciliation"]["difference"]))),
+        TableCheck("invoice_status", ("plan_id", "currency"), [
+            columns("plan_id", "currency", "invoices", "invoices_paid", "invoices_open", "invoices_failed",
+                    "total_revenue", "collected_revenue", "open_revenue", "failed_revenue"),
+            *not_null("plan_id", "currency"), unique("plan_id", "currency"),
+            *non_negative("invoices", "invoices_paid", "invoices_open", "invoices_failed", "total_revenue",
+                          "collected_revenue", "open_revenue", "failed_revenue"),
+            zero("status_count_residual", "paid + open + failed invoices = invoices", 0),
+            zero("status_amount_residual", "collected + open + failed revenue = total revenue")],
+            derive=lambda d: d["invoice_status"].assign(
+                status_count_residual=(d["invoice_status"][["invoices_paid", "invoices_open", "invoices_failed"]]
+                                       .sum(axis=1) - d["invoice_status"]["invoices"]),
+                status_amount_residual=(d["invoice_status"][["collected_revenue", "open_revenue", "failed_revenue"]]
+                                        .sum(axis=1) - d["invoice_status"]["total_revenue"]))),
+        TableCheck("reconciliation:vs_invoice_status", (), [
+            zero("invoiced_total_difference", "the reconciliation's invoiced total equals the invoices' total")],
+            derive=sums_difference("reconciliation", "invoice_status", (), {"invoiced_total": "total_revenue"})),
+    ]
+
+
+def feature_adoption(period: Period) -> list[TableCheck]:
+    exports = ("exports_csv", "exports_pdf", "exports_xlsx", "exports_txt")
+    features_by_column = {"exports_csv": "CSV exports", "exports_pdf": "PDF exports", "exports_xlsx": "XLSX exports",
+                          "exports_txt": "TXT exports", "share_links_created": "Share links created",
+                          "share_links_accessed": "Share links accessed"}
+
+    def daily_vs_features(dataset: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        totals = dataset["features"].set_index("feature")["total"] if len(dataset["features"]) else pd.Series()
+        daily = dataset["daily"]
+        return pd.DataFrame({
+            "feature": list(features_by_column.values()),
+            "daily_minus_monthly": [float(daily[c].sum()) - float(totals.get(f, 0.0))
+                                    for c, f in features_by_column.items()],
+        })
+
+    return [
+        TableCheck("features", ("feature",), [
+            columns("feature", "total", "accounts_using", "active_accounts", "pct_of_active_accounts"),
+            *not_null("feature", "total", "accounts_using"), unique("feature"),
+            *non_negative("total", "accounts_using", "active_accounts"),
+            between("pct_of_active_accounts", 0, 100, "a share of active accounts, in percent")]),
+        TableCheck("daily", ("usage_date",), [
+            columns("usage_date", *exports, "share_links_created", "share_links_accessed"),
+            *not_null("usage_date"), unique("usage_date"), in_period("usage_date", period),
+            *non_negative(*exports, "share_links_created", "share_links_accessed")]),
+        TableCheck("daily:vs_features", ("feature",), [
+            zero("daily_minus_monthly", "the daily figures add up to the month's feature totals", 0.001)],
+            derive=daily_vs_features),
+    ]
+
+
+SUITES: dict[str, Suite] = {
+    "usage_summary": usage_summary,
+    "monthly_revenue": monthly_revenue,
+    "platform_stats": platform_stats,
+    "financial_reconciliation": financial_reconciliation,
+    "user_acquisition": user_acquisition,
+    "feature_adoption": feature_adoption,
+}
