@@ -23,8 +23,9 @@ $(DAGSTER_HOME):
 demo: $(STAMP) | $(DAGSTER_HOME)
 	$(BIN)/usage-analytics demo
 
+# Two workers, one test module each at a time (modules share a simulated warehouse per worker).
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile --durations=15
 
 ui: $(STAMP) | $(DAGSTER_HOME)
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
