@@ -208,7 +208,7 @@ def monthly_revenue(period: Period) -> list[TableCheck]:
                 d["revenue_by_plan"]["subscription_revenue"] + d["revenue_by_plan"]["overage_revenue"]
                 - d["revenue_by_plan"]["total_revenue"]))),
         TableCheck("churn", ("month_start",), [
-            rows_at_most(1),
+            rows_at_most(1), in_period("month_start", period),
             *non_negative("paying_accounts_at_month_start", "churned_accounts", "activity_churned_accounts"),
             between("subscription_churn_rate", 0, 1, "a churn rate is a share of the accounts at month start"),
             between("activity_churn_rate", 0, 1, "a churn rate is a share of the accounts at month start"),

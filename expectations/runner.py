@@ -31,7 +31,7 @@ class TableCheck:
         if self.derive is not None:
             return self.derive(dataset)
         if self.table not in dataset:
-            raise KeyError(f"input table {self.table!r} is missing from the dataset (has {sorted(dataset)})")
+            raise KeyError(self.table)
         return dataset[self.table]
 
 
@@ -128,9 +128,16 @@ def run_checks(suite_name: str, checks: Sequence[TableCheck], dataset: dict[str,
     for position, check in enumerate(checks):
         try:
             frame = check.frame(dataset)
-        except (KeyError, ValueError, TypeError) as exc:
+        except KeyError as exc:
+            name = exc.args[0] if exc.args else check.table
+            error = (f"input table {name!r} is missing from the dataset (has {sorted(dataset)})"
+                     if name not in dataset else f"column {name!r} is missing")
             failures.append(ExpectationFailure("dataset_has_table", check.table, None,
-                                               "the input table the suite checks must exist", error=str(exc)))
+                                               "the tables and columns the suite checks must exist", error=error))
+            continue
+        except (ValueError, TypeError) as exc:
+            failures.append(ExpectationFailure("derive_frame", check.table, None,
+                                               "the reconciliation frame must be computable", error=str(exc)))
             continue
         missing_keys = [c for c in check.key_columns if c not in frame.columns]
         if missing_keys:
