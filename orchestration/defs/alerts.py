@@ -49,6 +49,18 @@ def check_incident(run: dg.DagsterRun, evaluation) -> tuple[str, str, str]:
     return key, subject, body
 
 
+def _error_lines(event: dg.DagsterEvent) -> list[str]:
+    """The error and its causes, message lines only (the stack traces are in the Dagster UI)."""
+    error = getattr(event.event_specific_data, "error", None)
+    if error is None:
+        return (event.message or "").strip().splitlines()[:MAX_ERROR_LINES]
+    lines: list[str] = []
+    while error is not None and len(lines) < MAX_ERROR_LINES:
+        lines += [f"  {line}" for line in error.message.strip().splitlines()]
+        error = error.cause
+    return lines[:MAX_ERROR_LINES]
+
+
 def run_incident(run: dg.DagsterRun, step_failures: list[dg.DagsterEvent], failure_message: str | None
                  ) -> tuple[str, str, str]:
     root = run.root_run_id or run.run_id
@@ -61,9 +73,7 @@ def run_incident(run: dg.DagsterRun, step_failures: list[dg.DagsterEvent], failu
     if failure_message:
         lines += ["", failure_message]
     for event in step_failures:
-        error = getattr(event.event_specific_data, "error", None)
-        text = error.to_string() if error is not None else event.message or ""
-        lines += ["", f"Step {event.step_key} failed:", *text.strip().splitlines()[:MAX_ERROR_LINES]]
+        lines += ["", f"Step {event.step_key} failed:", *_error_lines(event)]
     lines += ["", "Re-execute the run from the Dagster UI once the cause is fixed; further failures of this run "
                   "and its retries are counted in reports.alert_incidents, not mailed again."]
     return key, subject, "\n".join(lines)
