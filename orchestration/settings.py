@@ -68,6 +68,7 @@ class MailSettings:
     user: str | None
     password: str | None = field(repr=False)  # never printed or logged
     starttls: bool
+    ca_file: str | None  # CA bundle for STARTTLS with a private relay; None: the system's CAs
     sender: str
     operator_email: str | None
     timeout_seconds: float
@@ -94,6 +95,7 @@ def get_mail_settings() -> MailSettings:
         user=os.environ.get("SMTP_USER") or None,
         password=os.environ.get("SMTP_PASSWORD") or None,
         starttls=_flag("SMTP_STARTTLS", "true"),
+        ca_file=os.environ.get("SMTP_CA_FILE") or None,
         sender=os.environ.get("REPORT_FROM") or "reports@usage-analytics.invalid",
         operator_email=os.environ.get("OPERATOR_EMAIL") or None,
         timeout_seconds=float(os.environ.get("SMTP_TIMEOUT_SECONDS", "30")),

@@ -35,10 +35,11 @@ class TemporaryMailError(Exception):
 
 
 class MailRefused(Exception):
-    """A 5xx reply: the server will not take this message; retrying would not help."""
+    """A 5xx reply, or a TLS/STARTTLS setup the server cannot satisfy: retrying would not help."""
 
-    def __init__(self, code: int, reply: str):
-        super().__init__(f"SMTP server refused the message: {code} {reply}")
+    def __init__(self, code: int | None, reply: str):
+        super().__init__(f"SMTP server refused the message: {code} {reply}" if code else
+                         f"SMTP connection refused for good: {reply}")
         self.code = code
         self.reply = reply
         self.attempts = 0
@@ -69,6 +70,11 @@ def classify(exc: Exception) -> TemporaryMailError | MailRefused:
         if exc.smtp_code >= 500:
             return MailRefused(exc.smtp_code, reply)
         return TemporaryMailError(f"{exc.smtp_code} {reply}", exc.smtp_code, reply)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return MailRefused(None, f"the server's TLS certificate is not trusted ({exc.verify_message}); "
+                                 "set SMTP_CA_FILE for a private CA")
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return MailRefused(None, f"{exc} (SMTP_STARTTLS=true but the server offers no STARTTLS?)")
     return TemporaryMailError(f"{type(exc).__name__}: {exc}")
 
 
@@ -88,7 +94,7 @@ class SmtpTransport:
         try:
             smtp.ehlo()
             if s.starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=ssl.create_default_context(cafile=s.ca_file))
                 smtp.ehlo()
             if s.user:
                 smtp.login(s.user, s.password or "")

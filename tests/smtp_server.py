@@ -8,10 +8,13 @@ next DATA commands with given replies (e.g. "451 ..." then normal), or refuse re
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
 import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
@@ -21,6 +24,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (and its key) made with the openssl CLI; also its own CA file."""
+    cert, key = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", str(key),
+                    "-out", str(cert), "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
 
 
 @dataclass
@@ -79,7 +91,7 @@ class _Controller(Controller):
 
 
 class LocalSmtpServer:
-    def __init__(self, credentials: tuple[str, str] | None = None):
+    def __init__(self, credentials: tuple[str, str] | None = None, tls_cert: tuple[Path, Path] | None = None):
         self.port = free_port()
         self.script = Script()
         self._lock = threading.Lock()
@@ -89,7 +101,11 @@ class LocalSmtpServer:
             def authenticate(server, session, envelope, mechanism, auth_data):
                 ok = (auth_data.login.decode(), auth_data.password.decode()) == credentials
                 return AuthResult(success=ok, handled=False)
-            kwargs = {"authenticator": authenticate, "auth_require_tls": False}
+            kwargs = {"authenticator": authenticate, "auth_require_tls": tls_cert is not None}
+        if tls_cert:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls_cert)
+            kwargs |= {"tls_context": context, "require_starttls": True}
         self.controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
 
     def __enter__(self) -> LocalSmtpServer:

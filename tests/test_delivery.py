@@ -48,7 +48,7 @@ def pdf_bytes() -> bytes:
 def mail_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     monkeypatch.setenv("REPORT_INTERNAL_RECIPIENTS", INTERNAL)
-    for name in ("SMTP_HOST", "SMTP_USER", "SMTP_PASSWORD", "OPERATOR_EMAIL"):
+    for name in ("SMTP_HOST", "SMTP_USER", "SMTP_PASSWORD", "SMTP_CA_FILE", "OPERATOR_EMAIL"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -242,3 +242,22 @@ def test_changed_or_missing_artifacts_are_not_sent(warehouse, mail_env, tmp_path
     with pytest.raises(LookupError, match="materialize reports/monthly_revenue"):
         deliver_report(warehouse, "monthly_revenue", "2024-01-01")
     assert written and ledger(warehouse, "monthly_revenue", "2025-09-01") == {}
+
+
+def test_starttls_with_login_and_a_verified_certificate(warehouse, mail_env, tmp_path, pdf_bytes):
+    from tests.smtp_server import self_signed_certificate
+
+    record_artifacts(warehouse, tmp_path / "artifacts", "monthly_revenue", "2025-08-01", [None], pdf_bytes)
+    mail_env.setenv("REPORT_INTERNAL_RECIPIENTS", "finance@example.test")
+    cert, key = self_signed_certificate(tmp_path)
+    with LocalSmtpServer(credentials=("mailer", "s3cret"), tls_cert=(cert, key)) as server:
+        use_server(mail_env, server)
+        for name, value in {"SMTP_STARTTLS": "true", "SMTP_USER": "mailer", "SMTP_PASSWORD": "s3cret"}.items():
+            mail_env.setenv(name, value)
+        # a certificate the client cannot verify is a configuration error: no retries, no mail
+        with pytest.raises(DeliveryError, match="certificate is not trusted"):
+            deliver_report(warehouse, "monthly_revenue", "2025-08-01")
+        assert ledger(warehouse, "monthly_revenue", "2025-08-01")["finance@example.test"][:2] == ("refused", 1)
+        mail_env.setenv("SMTP_CA_FILE", str(cert))
+        assert deliver_report(warehouse, "monthly_revenue", "2025-08-01").sent == 1
+        assert len(server.messages) == 1
