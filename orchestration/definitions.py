@@ -26,7 +26,9 @@ from orchestration.defs.jobs import (
     ml_job,
     monthly_rollup_job,
 )
+from orchestration.defs.ml_account_forecasts import ml_account_forecast_assets
 from orchestration.defs.ml_accounts import ml_account_assets
+from orchestration.defs.ml_checks import ml_asset_checks
 from orchestration.defs.ml_churn import ml_churn_assets
 from orchestration.defs.ml_forecasts import ml_forecast_assets
 from orchestration.defs.operations import operation_jobs, retention_schedule
@@ -63,10 +65,11 @@ defs = dg.Definitions(
         *ml_forecast_assets,
         *ml_churn_assets,
         *ml_account_assets,
+        *ml_account_forecast_assets,
         *report_assets,
         *report_delivery_assets(report_catalogue),
     ],
-    asset_checks=[*freshness_checks, *report_input_checks(report_catalogue)],
+    asset_checks=[*ml_asset_checks, *freshness_checks, *report_input_checks(report_catalogue)],
     jobs=jobs,
     schedules=schedules,
     sensors=[

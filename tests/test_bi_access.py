@@ -1,4 +1,4 @@
-"""The BI role reads marts and is refused everywhere else; no personal data reaches marts."""
+"""The BI role reads marts and the chosen ml tables and is refused everywhere else; no personal data there."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from orchestration.settings import get_settings
+from orchestration.warehouse.bi_role import BI_ML_TABLES
 from tests.conftest import reset_warehouse
 from tests.handmade_source import add_session, seed_accounts
 
@@ -36,8 +37,26 @@ def test_bi_role_reads_marts(bi_url, table):
         assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] >= 1
 
 
+@pytest.mark.parametrize("table", [f"ml.{t}" for t in BI_ML_TABLES])
+def test_bi_role_reads_chosen_ml_tables(bi_url, table):
+    with psycopg.connect(bi_url) as conn:
+        assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] >= 0
+
+
+def test_bi_role_is_granted_exactly_the_chosen_ml_tables(bi_url):
+    with psycopg.connect(bi_url) as conn:
+        granted = {name for (name,) in conn.execute(
+            "SELECT table_name FROM information_schema.role_table_grants"
+            " WHERE grantee = current_user AND table_schema = 'ml' AND privilege_type = 'SELECT'")}
+        writable = conn.execute(
+            "SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = current_user"
+            " AND privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')").fetchone()[0]
+    assert granted == set(BI_ML_TABLES)
+    assert writable == 0
+
+
 @pytest.mark.parametrize("table", ["raw.accounts", "raw.sessions", "quarantine.sessions",
-                                   "raw.snapshot_log", "app.accounts"])
+                                   "raw.snapshot_log", "app.accounts", "public.schema_migrations"])
 def test_bi_role_is_refused_outside_marts(bi_url, table):
     with psycopg.connect(bi_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute(f"SELECT * FROM {table} LIMIT 1")
@@ -46,7 +65,7 @@ def test_bi_role_is_refused_outside_marts(bi_url, table):
 def test_no_personal_data_in_marts(bi_url):
     with psycopg.connect(bi_url) as conn:
         columns = [r[0] for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts'")]
+            "SELECT column_name FROM information_schema.columns WHERE table_schema IN ('marts', 'ml')")]
         values = conn.execute("SELECT string_agg(t::text, ' ') FROM marts.dim_accounts t").fetchone()[0]
     assert columns and not [c for c in columns if "email" in c or "owner" in c]
     assert "@example.com" not in values and "Jo Doe" not in values

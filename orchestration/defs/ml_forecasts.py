@@ -13,6 +13,8 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.ml import platform_series
 from orchestration.ml.activity_alive import activity_summary, score_alive
 from orchestration.ml.anomalies import detect_anomalies
+from orchestration.ml.anomaly_evaluation import COLUMNS as EVALUATION_COLUMNS
+from orchestration.ml.anomaly_evaluation import MIN_DAYS, evaluate_on_series
 from orchestration.ml.forecasting import forecast
 from orchestration.warehouse.frames import read_frame, replace_rows
 
@@ -90,13 +92,20 @@ def platform_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     })
 
 
-@dg.asset(
-    key=["ml", "usage_anomalies"], group_name="ml", automation_condition=DAILY,
-    deps=[["marts", "fct_usage_daily"]],
-    description="Robust seasonal anomaly scores of platform-wide daily usage per metric.",
+@dg.multi_asset(
+    name="usage_anomalies",
+    specs=[
+        dg.AssetSpec(["ml", "usage_anomalies"], group_name="ml", automation_condition=DAILY,
+                     deps=[["marts", "fct_usage_daily"]],
+                     description="Robust seasonal anomaly scores of platform-wide daily usage per metric."),
+        dg.AssetSpec(["ml", "anomaly_evaluations"], group_name="ml", automation_condition=DAILY,
+                     deps=[["marts", "fct_usage_daily"]],
+                     description="The detector's event-level precision, recall and delay on spikes, drops "
+                                 "and level shifts injected into copies of the platform's own series."),
+    ],
 )
-def usage_anomalies(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    frames = []
+def usage_anomalies(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    frames, evaluations = [], []
     for metric, values in platform_series.daily_usage(warehouse.url).items():
         if values.empty:
             continue
@@ -106,15 +115,31 @@ def usage_anomalies(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "expected": scored["expected"].to_numpy(), "score": scored["score"].to_numpy(),
             "is_anomaly": scored["is_anomaly"].to_numpy(),
         }))
+        evaluation = evaluate_on_series(values)
+        if evaluation.empty:
+            context.log.warning("%s: %d days are too few to evaluate the detector (needs %d)",
+                                metric, len(values), MIN_DAYS)
+            continue
+        evaluations.append(evaluation.assign(metric=metric, evaluated_through=values.index[-1].date()))
     frame = pd.concat(frames) if frames else pd.DataFrame(
         columns=["metric", "usage_date", "value", "expected", "score", "is_anomaly"])
     replace_rows(warehouse.url, "ml.usage_anomalies", frame)
+    evaluation_frame = pd.concat(evaluations) if evaluations else pd.DataFrame(
+        columns=["metric", "evaluated_through", *EVALUATION_COLUMNS])
+    replace_rows(warehouse.url, "ml.anomaly_evaluations", evaluation_frame)
     flagged = frame[frame.is_anomaly.astype(bool)]
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(asset_key=["ml", "usage_anomalies"], metadata={
         "rows": len(frame), "anomalies": len(flagged),
         "latest_anomalies": dg.MetadataValue.json(
             flagged.tail(10).assign(usage_date=flagged.usage_date.astype(str))[
                 ["metric", "usage_date", "score"]].to_dict("records")),
+    })
+    overall = evaluation_frame[evaluation_frame.event_kind == "all"]
+    yield dg.MaterializeResult(asset_key=["ml", "anomaly_evaluations"], metadata={
+        "rows": len(evaluation_frame),
+        "by_metric": dg.MetadataValue.json({
+            r.metric: {"precision": round(r.event_precision, 3), "recall": round(r.event_recall, 3)}
+            for r in overall.itertuples()}),
     })
 
 

@@ -2,13 +2,13 @@
 
 Public API
 ----------
-``forecast(series, horizon, season_length=None, *, non_negative=False, folds=5) -> DataFrame``
+``forecast(series, horizon, season_length=None, *, non_negative=False, folds=5, candidates=None) -> DataFrame``
     Columns ``yhat``, ``yhat_lower``/``yhat_upper`` (95 %) and ``yhat_lower_80``/``yhat_upper_80`` (80 %),
     indexed by the ``horizon`` future timestamps (frequency from ``index.freq`` or ``pd.infer_freq``).
     ``df.attrs["model"]`` is the chosen model, ``df.attrs["model_reason"]`` says why, ``df.attrs["backtest"]``
     is the backtest table (see below) and ``df.attrs["interval_method"]`` how the intervals were built.
 
-``backtest(series, horizon, season_length=None, folds=5) -> DataFrame``
+``backtest(series, horizon, season_length=None, folds=5, candidates=None) -> DataFrame``
     One row per candidate model: ``mase`` (scaled by the in-sample seasonal-naive MAE of each fold's training
     window, averaged over folds), ``smape`` (percent, 0-200), ``coverage_80`` / ``coverage_95`` (share of
     held-out points inside the intervals, see "Intervals"), ``folds``, ``horizon`` (backtest horizon actually
@@ -26,6 +26,10 @@ Candidates
 
 A candidate is chosen only if its backtest MASE is strictly lower than the baseline's; otherwise the baseline is
 used and ``attrs["model_reason"]`` says that nothing beat it.
+
+``candidates`` (names from ``CANDIDATE_MODELS``) bounds the set that is backtested; the baseline is always included.
+Thousands of per-account series use it to backtest only the family that won on a sample of their peers
+(``orchestration/ml/account_forecasts.py``): the backtest cost is proportional to the number of candidates.
 
 Intervals
 ---------
@@ -64,14 +68,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["backtest", "forecast"]
+__all__ = ["CANDIDATE_MODELS", "backtest", "forecast"]
 
 Z80 = float(stats.norm.ppf(0.90))
 Z95 = float(stats.norm.ppf(0.975))
@@ -144,7 +148,7 @@ def _fit_ets(y: np.ndarray, h: int, m: int | None) -> _Fit:
     )
     # SLSQP without the brute-force start grid is ~10x faster than the default and just as good here.
     res = _quiet(lambda: model.fit(method="SLSQP", use_brute=False))
-    mean = np.asarray(res.forecast(h), dtype=float)
+    mean = np.asarray(_quiet(lambda: res.forecast(h)), dtype=float)  # recomputes the AIC: log(0) on a flat fit
     p = res.params
     alpha = float(p["smoothing_level"])
     beta_star = float(p.get("smoothing_trend") or 0.0)
@@ -214,14 +218,34 @@ def _fit_linear(y: np.ndarray, h: int, m: int | None) -> _Fit:
     return _Fit(xf @ beta, sigma * np.sqrt(1 + leverage), dof)
 
 
-def _candidates(m: int | None) -> dict[str, Callable[[np.ndarray, int, int | None], _Fit]]:
+CANDIDATE_MODELS = ("seasonal_naive", "naive", "ets", "theta", "linear_trend_season", "linear_trend")
+
+
+def _candidates(
+    m: int | None, only: tuple[str, ...] | None = None
+) -> dict[str, Callable[[np.ndarray, int, int | None], _Fit]]:
+    """The baseline first, then the other families; `only` keeps the named ones (the baseline always stays)."""
     baseline = ("seasonal_naive", _fit_seasonal_naive) if m else ("naive", _fit_naive)
-    return {
+    models = {
         baseline[0]: baseline[1],
         "ets": _fit_ets,
         "theta": _fit_theta,
         "linear_trend_season" if m else "linear_trend": _fit_linear,
     }
+    if only is None:
+        return models
+    return {name: fit for i, (name, fit) in enumerate(models.items()) if i == 0 or name in only}
+
+
+def _only(candidates: object) -> tuple[str, ...] | None:
+    if candidates is None:
+        return None
+    if isinstance(candidates, str) or not all(isinstance(c, str) for c in candidates):
+        raise ValueError(f"candidates must be a sequence of model names, got {candidates!r}")
+    unknown = sorted(set(candidates) - set(CANDIDATE_MODELS))
+    if unknown:
+        raise ValueError(f"unknown candidate models {unknown}; choose from {list(CANDIDATE_MODELS)}")
+    return tuple(candidates)
 
 
 # --------------------------------------------------------------------------- input handling
@@ -316,13 +340,16 @@ def _multiplier(z: np.ndarray, level: float, normal_q: float) -> float:
     for part in (z, late):
         part = part[~np.isnan(part)]
         if part.size:
-            qs.append(float(np.quantile(part, level)))
+            with np.errstate(invalid="ignore"):  # inf - inf between two infinite z (sd 0, error not 0)
+                qs.append(float(np.quantile(part, level)))
     return float(max(qs))
 
 
-def _run_backtest(y: np.ndarray, h: int, m: int | None, folds: int) -> pd.DataFrame:
+def _run_backtest(
+    y: np.ndarray, h: int, m: int | None, folds: int, only: tuple[str, ...] | None = None
+) -> pd.DataFrame:
     origins, hb = _plan(len(y), h, m, folds)
-    cands = _candidates(m)
+    cands = _candidates(m, only)
     if _is_constant(y):
         cands = dict(list(cands.items())[:1])
     rows = []
@@ -375,13 +402,18 @@ def _run_backtest(y: np.ndarray, h: int, m: int | None, folds: int) -> pd.DataFr
 
 
 def backtest(
-    series: pd.Series, horizon: int, season_length: int | None = None, folds: int = DEFAULT_FOLDS
+    series: pd.Series,
+    horizon: int,
+    season_length: int | None = None,
+    folds: int = DEFAULT_FOLDS,
+    candidates: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Rolling-origin backtest of every candidate model; one row per model (see the module docstring)."""
     _validate(series, horizon, season_length, folds)
+    only = _only(candidates)
     _freq(series)
     y = _clean(series)
-    return _run_backtest(y, int(horizon), _season(season_length), int(folds))
+    return _run_backtest(y, int(horizon), _season(season_length), int(folds), only)
 
 
 # --------------------------------------------------------------------------- forecast
@@ -394,9 +426,11 @@ def forecast(
     *,
     non_negative: bool = False,
     folds: int = DEFAULT_FOLDS,
+    candidates: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Forecast ``horizon`` steps ahead with 80 % and 95 % intervals; the model is chosen by backtest MASE."""
     _validate(series, horizon, season_length, folds)
+    only = _only(candidates)
     freq = _freq(series)
     y = _clean(series)
     h = int(horizon)
@@ -408,19 +442,21 @@ def forecast(
     table = pd.DataFrame()
     if _is_constant(y):
         model, reason = baseline, "constant series: flat forecast with zero-width intervals"
-        table = _run_backtest(y, h, m, folds)
+        table = _run_backtest(y, h, m, folds, only)
         mean, sd_80 = np.full(h, y[-1]), np.zeros(h)
         sd_95 = sd_80
         method = "none (constant series)"
     else:
         short = n < max(MIN_POINTS, 2 * (m or 1)) or not _plan(n, h, m, folds)[0]
+        why = f"short series ({n} points)"
         if not short:
-            table = _run_backtest(y, h, m, folds)
+            table = _run_backtest(y, h, m, folds, only)
             usable = table[table["error"].isna() & np.isfinite(table["mase"])]
             short = usable.empty
+            why = "no finite backtest MASE (a training window without variation scales it by 0)"
         if short:
             model = "seasonal_naive" if m and n >= m else "naive"
-            reason = f"short series ({n} points): {model} without backtest, Student-t widened intervals"
+            reason = f"{why}: {model} without backtest, Student-t widened intervals"
             fit = _fit_seasonal_naive(y, h, m) if model == "seasonal_naive" else _fit_naive(y, h, m)
             mean = fit.mean
             sd_80 = fit.sd * float(stats.t.ppf(0.90, fit.dof))

@@ -1,0 +1,51 @@
+"""The nightly detector evaluation on a given series (orchestration/ml/anomaly_evaluation.py); no database.
+
+On the clean simulated usage of tests/test_anomalies.py (5 % noise) the detector finds every injected
+spike and drop on the day and level shifts within the tolerance; on a noisier series recall falls, and
+the evaluation says so rather than hiding it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from orchestration.ml.anomaly_evaluation import COLUMNS, MIN_DAYS, evaluate_on_series
+from tests.test_anomalies import simulate_usage
+
+
+def test_clean_series_scores_high_per_kind_and_overall():
+    result = evaluate_on_series(simulate_usage(0, n_days=120), trials=6, seed=1).set_index("event_kind")
+    assert list(result.index) == ["spike", "drop", "level_shift", "all"]
+    assert (result.loc[["spike", "drop", "level_shift"], "n_events"] == 6).all()
+    assert result.loc["all", "n_events"] == 18 and result.loc["all", "trials"] == 18
+    assert result.loc[["spike", "drop"], "event_recall"].min() == 1.0
+    assert result.loc[["spike", "drop"], "mean_delay_days"].max() <= 1.0
+    assert result.loc["all", "event_precision"] >= 0.9 and result.loc["all", "event_recall"] >= 0.85
+    assert result.loc["all", "n_detected"] == result.loc[["spike", "drop", "level_shift"], "n_detected"].sum()
+
+
+def test_noisy_series_reports_lower_recall():
+    clean = evaluate_on_series(simulate_usage(2, n_days=120), trials=6).set_index("event_kind")
+    rng = np.random.default_rng(0)
+    noisy_series = simulate_usage(2, n_days=120) * (1 + rng.normal(0, 0.15, 120))
+    noisy = evaluate_on_series(noisy_series, trials=6).set_index("event_kind")
+    assert noisy.loc["all", "event_recall"] < clean.loc["all", "event_recall"]
+
+
+def test_anomalies_already_in_the_series_are_reported_not_counted():
+    series = simulate_usage(4, n_days=120)
+    series.iloc[60] *= 3  # a real outage-sized spike, unknown to the evaluation
+    result = evaluate_on_series(series, trials=4).set_index("event_kind")
+    assert (result.original_flags >= 1).all()
+    assert result.loc["spike", "event_precision"] == 1.0
+
+
+def test_reproducible_and_too_short_series_give_no_rows():
+    series = simulate_usage(1, n_days=90)
+    first, second = evaluate_on_series(series, trials=3), evaluate_on_series(series, trials=3)
+    assert first.equals(second)
+    assert list(first.columns) == COLUMNS
+    assert evaluate_on_series(series.iloc[: MIN_DAYS - 1]).empty
+    with pytest.raises(ValueError, match="trials"):
+        evaluate_on_series(series, trials=0)
