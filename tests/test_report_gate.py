@@ -184,3 +184,19 @@ def test_a_broken_row_blocks_rendering_and_delivery_and_alerts_once(built, dagst
     alert = smtp.messages[0][1]
     assert "input_expectations failed on reports/monthly_revenue_input (2026-02-01)" in alert["Subject"]
     assert "bridge_residual" in alert.get_body(("plain",)).get_content()
+
+    # the files rendered before the data broke are still there, but delivering them alone is refused
+    from orchestration.definitions import defs
+
+    alone = defs.resolve_job_def("reports_monthly_job").execute_in_process(
+        instance=dagster_instance, partition_key=month, run_config=QUIET, raise_on_error=False,
+        asset_selection=[report_delivery_key("monthly_revenue")])
+    assert not alone.success
+    failure = next(e for e in alone.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    assert "its input failed input_expectations" in failure.event_specific_data.error.message
+    assert len(smtp.messages) == 1
+
+    # with the data fixed (the finally above), the period is checked, rendered and delivered once
+    fixed = run_report(dagster_instance, "monthly_revenue")
+    assert fixed.success
+    assert [rcpts for rcpts, _ in smtp.messages] == [["operator@example.test"], ["finance@example.test"]]

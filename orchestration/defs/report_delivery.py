@@ -2,13 +2,16 @@
 
 Downstream of `reports/<id>` with the same partitions, so the report jobs and schedules deliver
 right after rendering, and a backfill or a UI materialization of any past period delivers it too —
-exactly once per recipient, whatever is re-run (the ledger in reports/delivery_ledger.py). Since
-rendering sits behind the blocking input checks, nothing is delivered from unchecked data.
+exactly once per recipient, whatever is re-run (the ledger in reports/delivery_ledger.py).
+Rendering sits behind the blocking input checks; and because `reports/<id>` or this asset can
+also be materialized on their own from the UI, delivery itself refuses a period whose latest
+input was not checked after it was loaded or failed its check: no report leaves unchecked data.
 """
 
 import dagster as dg
 
-from orchestration.defs.reports import GROUP, report_artifacts_key, report_partitions
+from orchestration.defs.report_checks import CHECK_NAME
+from orchestration.defs.reports import GROUP, report_artifacts_key, report_input_key, report_partitions
 from orchestration.defs.resources import WarehouseResource
 from reports.catalogue import ReportSpec
 from reports.delivery import DeliveryError, deliver_report
@@ -16,6 +19,29 @@ from reports.delivery import DeliveryError, deliver_report
 
 def report_delivery_key(report_id: str) -> dg.AssetKey:
     return dg.AssetKey([GROUP, f"{report_id}_delivery"])
+
+
+def gate_refusal(instance: dg.DagsterInstance, report_id: str, partition: str) -> str | None:
+    """Why this period must not be delivered (its input unchecked or failing), or None if it passed."""
+    input_key = report_input_key(report_id)
+    loaded = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=input_key, asset_partitions=[partition]), limit=1).records
+    if not loaded:
+        return f"{input_key.to_user_string()} was never materialized for {partition}"
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(input_key, CHECK_NAME), limit=200)
+    for record in history:
+        if record.partition != partition or record.event is None or record.status.value not in ("SUCCEEDED",
+                                                                                                 "FAILED"):
+            continue
+        if record.event.timestamp < loaded[0].timestamp:
+            break
+        evaluation = record.event.dagster_event.event_specific_data
+        if evaluation.passed:
+            return None
+        return f"its input failed {CHECK_NAME}:\n{evaluation.description}"
+    return (f"the latest {input_key.to_user_string()} for {partition} has no {CHECK_NAME} result; "
+            "materialize it with its check first")
 
 
 def build_report_delivery(spec: ReportSpec) -> dg.AssetsDefinition:
@@ -31,6 +57,9 @@ def build_report_delivery(spec: ReportSpec) -> dg.AssetsDefinition:
                     "(SMTP, or .eml files in ARTIFACTS_DIR/outbox/ without SMTP_HOST).",
     )
     def report_delivery(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        refusal = gate_refusal(context.instance, spec.id, context.partition_key)
+        if refusal:
+            raise dg.Failure(description=f"{spec.id} {context.partition_key} not delivered: {refusal}")
         try:
             summary = deliver_report(warehouse.url, spec.id, context.partition_key, run_id=context.run_id)
         except DeliveryError as exc:
