@@ -76,9 +76,10 @@ def send_operator_alert(url: str, incident_key: str, subject: str, body: str, *,
                         sleep: Callable[[float], None] = time.sleep) -> AlertOutcome:
     """Mail the operator about `incident_key` unless this incident was already mailed.
 
-    Returns what happened; raises AlertDeliveryError when the mail server could not take it (the
-    incident stays open, so the next report of it tries again). Without OPERATOR_EMAIL the incident
-    is recorded as 'unaddressed' and logged, and mailed when it recurs after the address is set.
+    Returns what happened; raises AlertDeliveryError when the mail server could not take it after
+    the usual retries (the incident is recorded 'failed', so the next report of it tries again).
+    Without OPERATOR_EMAIL the incident is recorded as 'unaddressed' and logged, and mailed when it
+    recurs after the address is set.
     """
     settings = settings or get_mail_settings()
     with connect(url, autocommit=True) as conn:

@@ -7,14 +7,16 @@ For a failed run it sends
 - one alert for the run itself unless blocking checks explain the whole failure, keyed by job and
   root run (`run-failure:<job>:<root run id>`), so automatic re-executions of a run are one incident.
 Mail goes through reports.alerts.send_operator_alert (same SMTP path as reports, outbox without
-SMTP_HOST). What the operator sees is described in docs/delivery.md.
+SMTP_HOST). What the operator sees is described in docs/delivery.md. If the mail server cannot take
+an alert (after the usual retries), the incident stays 'failed' in reports.alert_incidents and the
+sensor tick shows the error; Dagster does not re-evaluate the run, so that alert is not retried.
 """
 
 import dagster as dg
 
 from orchestration.warehouse.connection import warehouse_url
 from orchestration.warehouse.migrate import migrate
-from reports.alerts import AlertOutcome, send_operator_alert
+from reports.alerts import AlertDeliveryError, AlertOutcome, send_operator_alert
 
 CHECK_FAILED_ERROR = "DagsterAssetCheckFailedError"
 MAX_ERROR_LINES = 12
@@ -82,15 +84,22 @@ def run_incident(run: dg.DagsterRun, step_failures: list[dg.DagsterEvent], failu
 def alert_run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun, step_failures: list[dg.DagsterEvent],
                       failure_message: str | None, url: str) -> list[AlertOutcome]:
     """Send the alerts for one failed run; returns each alert's outcome."""
-    outcomes: list[AlertOutcome] = []
     checks = failed_checks(instance, run.run_id)
-    for evaluation in checks:
-        outcomes.append(send_operator_alert(url, *check_incident(run, evaluation)))
+    incidents = [check_incident(run, evaluation) for evaluation in checks]
     only_checks = bool(checks) and all(
         getattr(getattr(e.event_specific_data, "error", None), "cls_name", None) == CHECK_FAILED_ERROR
         for e in step_failures)
     if not only_checks:
-        outcomes.append(send_operator_alert(url, *run_incident(run, step_failures, failure_message)))
+        incidents.append(run_incident(run, step_failures, failure_message))
+    outcomes: list[AlertOutcome] = []
+    errors: list[AlertDeliveryError] = []
+    for incident in incidents:  # one unsendable alert must not swallow the others
+        try:
+            outcomes.append(send_operator_alert(url, *incident))
+        except AlertDeliveryError as exc:
+            errors.append(exc)
+    if errors:
+        raise AlertDeliveryError("; ".join(str(e) for e in errors))
     return outcomes
 
 
