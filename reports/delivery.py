@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 class DeliverySummary:
     report_id: str
     period: str
+    recipients: int = 0
     sent: int = 0
     already_sent: int = 0
     outbox: int = 0
@@ -146,7 +147,10 @@ def deliver_report(url: str, report_id: str, period: str, *, run_id: str | None 
     with connect(url, autocommit=True) as conn:
         files = load_attachments(conn, report_id, period)
         targets, missing = envelopes(conn, spec, files)
-        summary.no_recipient = len(missing)
+        summary.recipients, summary.no_recipient = len(targets), len(missing)
+        if spec.audience == "internal" and not targets:
+            log.warning("%s %s: no internal recipients configured (%s expands to nothing); nothing to send",
+                        report_id, period, ", ".join(spec.recipients))
         if missing:
             log.warning("%s %s: %d accounts have no owner e-mail (account ids %s)", report_id, period,
                         len(missing), missing[:20])

@@ -66,6 +66,7 @@ def build_report_delivery(spec: ReportSpec) -> dg.AssetsDefinition:
             raise dg.Failure(description=str(exc), metadata=exc.summary.counts()) from exc
         context.log.info("%s %s delivered: %s", spec.id, context.partition_key, summary.counts())
         return dg.MaterializeResult(metadata={
+            "recipients": summary.recipients,
             "sent": summary.sent,
             "already_sent": summary.already_sent,
             "written_to_outbox": summary.outbox,
