@@ -2,6 +2,7 @@
 
 demo      set up the embedded warehouse, simulate a product, backfill every layer, print totals
 backfill  materialize every layer for an hour range (one Dagster run per layer)
+report    render (and deliver) one catalogue report for one period
 status    rows per mart and the newest snapshot hour
 """
 
@@ -61,6 +62,20 @@ def _run_models() -> bool:
     state = "ok" if result.success else "FAILED"
     print(f"  {'ml_job':<22} {'all':<36} {time.perf_counter() - began:7.1f} s  {state}")
     return result.success
+
+
+def _run_reports() -> bool:
+    """Every catalogue report for its latest complete period, after the models (as `make demo` ends)."""
+    from orchestration.definitions import defs
+    from orchestration.report_runs import materialize_latest_reports
+    from orchestration.settings import get_settings
+
+    began = time.perf_counter()
+    runs = materialize_latest_reports(defs, _instance())
+    for run in runs:
+        print(f"  report {run.report_id:<24} {run.period:<12} {'ok' if run.success else 'FAILED: ' + str(run.failure)}")
+    print(f"  reports: {time.perf_counter() - began:.1f} s, files under {get_settings().artifacts_dir}")
+    return all(run.success for run in runs)
 
 
 def _mart_rows() -> dict[str, int]:
@@ -123,6 +138,8 @@ def demo(args: argparse.Namespace) -> int:
     ok = _run(start, end, heal_since=_floor_hour(now) - timedelta(days=args.days))
     if ok:
         ok = _run_models()
+    if ok:
+        ok = _run_reports()
     print("Rows per mart:")
     for name, rows in _mart_rows().items():
         print(f"  marts.{name:<32} {rows:>10,}")
@@ -138,6 +155,26 @@ def backfill(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     return 0 if _run(start, end) else 1
+
+
+def report(args: argparse.Namespace) -> int:
+    from orchestration.definitions import defs
+    from orchestration.report_runs import ReportRequestError, materialize_report, resolve_request
+    from orchestration.settings import get_settings
+
+    try:
+        spec, key = resolve_request(args.report_id, args.period)
+    except ReportRequestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    began = time.perf_counter()
+    run = materialize_report(defs, _instance(), spec, key)
+    if not run.success:
+        print(f"report {spec.id} {key} FAILED: {run.failure}", file=sys.stderr)
+        return 1
+    print(f"report {spec.id} {key}: ok in {time.perf_counter() - began:.1f} s; "
+          f"files in {get_settings().artifacts_dir / spec.id / key}")
+    return 0
 
 
 def status(args: argparse.Namespace) -> int:
@@ -166,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from", dest="start", type=_parse_time, required=True)
     p.add_argument("--to", dest="end", type=_parse_time, required=True)
     p.set_defaults(func=backfill)
+    p = commands.add_parser("report", help="render (and deliver) one report for one period")
+    p.add_argument("--id", dest="report_id", required=True, help="a report id of reports/catalogue.yaml")
+    p.add_argument("--period", required=True,
+                   help="the period's first day (YYYY-MM-DD; YYYY-MM for monthly reports) or 'latest'")
+    p.set_defaults(func=report)
     p = commands.add_parser("status", help="rows per mart and the newest snapshot")
     p.set_defaults(func=status)
     args = parser.parse_args(argv)

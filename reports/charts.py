@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 _STYLE = {
     "svg.fonttype": "none",
@@ -25,8 +26,15 @@ _STYLE = {
     "axes.grid.axis": "y",
     "grid.color": "#dddddd",
     "axes.edgecolor": "#888888",
+    "axes.axisbelow": True,
 }
 PALETTE = ["#2f6db5", "#e07b39", "#3f9e5a", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
+
+
+def _counts_axis(axis, values: Sequence[float]) -> None:
+    """Whole-number ticks when every value is a count (no "0.5 signups")."""
+    if all(float(v).is_integer() for v in values):
+        axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _svg(fig) -> str:
@@ -47,11 +55,13 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], ylabel: str, horiz
             ax.set_xlabel(ylabel)
             ax.grid(axis="x")
             ax.grid(axis="y", visible=False)
+            _counts_axis(ax.xaxis, values)
         else:
             ax.bar(list(labels), list(values), color=PALETTE[0])
             ax.set_ylabel(ylabel)
             if len(labels) > 12:
                 ax.tick_params(axis="x", labelrotation=90)
+            _counts_axis(ax.yaxis, values)
         return _svg(fig)
 
 
@@ -71,6 +81,7 @@ def series_chart(labels: Sequence[str], series: dict[str, Sequence[float]], ylab
         step = max(1, len(labels) // 16)
         ax.set_xticks(list(positions)[::step], list(labels)[::step], rotation=45, ha="right")
         ax.set_ylabel(ylabel)
+        _counts_axis(ax.yaxis, [float(v) for values in series.values() for v in values])
         if len(series) > 1:
             ax.legend(frameon=False, ncols=min(len(series), 4), loc="upper left", bbox_to_anchor=(0, 1.18))
         return _svg(fig)
@@ -89,5 +100,6 @@ def waterfall_chart(steps: Sequence[tuple[str, float]], ylabel: str, width: floa
             else:
                 ax.bar(label, value, bottom=level, color=PALETTE[2] if value >= 0 else PALETTE[3])
                 level += value
+        ax.margins(y=0.12)
         ax.set_ylabel(ylabel)
         return _svg(fig)

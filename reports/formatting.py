@@ -60,7 +60,12 @@ def change_note(current: float | None, previous: float | None, unit: str = "vs l
     return f"{'up' if change > 0 else 'down'} {abs(change):.1f}% {unit}"
 
 
+_WORDS = {"mrr": "MRR", "arr": "ARR", "arpa": "ARPA", "api": "API", "mb": "MB", "pct": "%", "id": "",
+          "csv": "CSV", "pdf": "PDF", "xlsx": "XLSX", "txt": "TXT", "nrr": "NRR", "grr": "GRR"}
+
+
 def pretty(column: str) -> str:
-    """`audio_minutes_processed` -> `Audio minutes processed` for headers."""
-    text = column.replace("_", " ").strip()
+    """`audio_minutes_processed` -> `Audio minutes processed`, `mrr_change` -> `MRR change` for headers."""
+    words = [_WORDS.get(w, w) for w in column.split("_") if w]
+    text = " ".join(w for w in words if w)
     return text[:1].upper() + text[1:]

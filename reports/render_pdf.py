@@ -8,6 +8,7 @@ remote image or stylesheet renders without it instead of reaching out.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import jinja2
@@ -21,6 +22,22 @@ from reports.formatting import format_value, pretty
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 NUMERIC_KINDS = {"number", "integer", "money", "percent", "ratio"}
 log = logging.getLogger(__name__)
+
+
+class _SvgPresentationFilter(logging.Filter):
+    """Drops weasyprint's "unknown property" warnings for SVG presentation styles (fill, stroke...).
+
+    matplotlib writes them as style attributes; weasyprint's SVG renderer uses them, but its HTML
+    cascade also sees them and warns once per chart element, burying real warnings.
+    """
+
+    _SVG_STYLE = re.compile(r"^Ignored `(fill|stroke|font|text-anchor|clip-path|stroke-[a-z-]+|fill-[a-z-]+)\b")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self._SVG_STYLE.match(record.getMessage())
+
+
+logging.getLogger("weasyprint").addFilter(_SvgPresentationFilter())
 
 
 class OfflineURLFetcher(URLFetcher):
@@ -58,6 +75,14 @@ def table_view(table: Table) -> dict:
     return {"title": table.title, "headers": headers, "rows": rows}
 
 
+def scoped_svg(svg: str, prefix: str) -> str:
+    """The SVG with its element ids (and references to them) prefixed: matplotlib numbers ids the
+    same way in every chart, and several charts share one HTML document."""
+    svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', svg)
+    svg = svg.replace("url(#", f"url(#{prefix}-")
+    return re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', svg)
+
+
 def render_html(document: Document, templates_dir: Path = TEMPLATES_DIR, template: str = "report.html.j2") -> str:
     env = _environment(templates_dir)
     metrics = [{"label": m.label, "value": format_value(m.value, m.kind), "note": m.note,
@@ -66,7 +91,8 @@ def render_html(document: Document, templates_dir: Path = TEMPLATES_DIR, templat
     if document.daily_log is not None and document.daily_log.in_pdf:
         tables.append(table_view(document.daily_log))
     css = (templates_dir / "report.css").read_text() if (templates_dir / "report.css").exists() else ""
-    return env.get_template(template).render(doc=document, metrics=metrics, tables=tables, css=css)
+    charts = [{"title": c.title, "svg": scoped_svg(c.svg, f"chart{i}")} for i, c in enumerate(document.charts)]
+    return env.get_template(template).render(doc=document, metrics=metrics, tables=tables, charts=charts, css=css)
 
 
 def html_to_pdf(html: str) -> tuple[bytes, int]:

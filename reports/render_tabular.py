@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from datetime import date, datetime
 
 import pandas as pd
@@ -185,4 +186,23 @@ def render_xlsx(document: Document) -> bytes:
     info.column_dimensions["B"].width = min(60, max(len(str(c.value or "")) for c in info["B"]) + 2)
     buffer = io.BytesIO()
     workbook.save(buffer)
-    return buffer.getvalue()
+    return _fixed_zip_times(buffer.getvalue(), (stamp.year, stamp.month, stamp.day, 0, 0, 0))
+
+
+def _fixed_zip_times(content: bytes, date_time: tuple[int, ...]) -> bytes:
+    """The workbook with its zip entries and "modified" property stamped `date_time` instead of
+    the wall clock, so re-rendering the same data gives byte-identical files (and manifest)."""
+    source = zipfile.ZipFile(io.BytesIO(content))
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=date_time)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            data = source.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps "modified" with the wall clock on save
+                stamp = "{:04d}-{:02d}-{:02d}T00:00:00Z".format(*date_time[:3])
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
+            target.writestr(entry, data)
+    return output.getvalue()

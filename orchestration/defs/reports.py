@@ -51,7 +51,7 @@ def _upstream_keys(spec: ReportSpec) -> list[dg.AssetKey]:
 def upstream_partitions(context: dg.AssetExecutionContext, spec: ReportSpec) -> dict[str, str | None]:
     """Each upstream asset with the partition range the period covers (None: unpartitioned)."""
     window = context.partition_time_window
-    graph = context.repository_def.asset_graph
+    graph = context.job_def.asset_layer.asset_graph  # includes upstream assets outside the job
     found: dict[str, str | None] = {}
     for key in _upstream_keys(spec):
         partitions = graph.get(key).partitions_def if graph.has(key) else None

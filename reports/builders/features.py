@@ -8,6 +8,7 @@ import pandas as pd
 from reports.catalogue import ReportSpec
 from reports.charts import bar_chart, series_chart
 from reports.document import Chart, Document, Metric, Table, empty_document
+from reports.formatting import format_value
 from reports.periods import Period
 
 FORMATS = {"exports_csv": "CSV", "exports_pdf": "PDF", "exports_xlsx": "XLSX", "exports_txt": "TXT"}
@@ -18,8 +19,9 @@ def build_feature_adoption(spec: ReportSpec, period: Period, dataset: dict[str, 
     if features.empty:  # no active account in the month
         return [empty_document(spec.id, spec.title, period.label, period.key)]
     summary = [Metric("Active accounts", features["active_accounts"].iloc[0], "integer")]
-    summary += [Metric(f"{row.feature}: accounts using", row.accounts_using, "integer",
-                       f"{row.pct_of_active_accounts:.1f}% of active")
+    summary += [Metric(row.feature, row.pct_of_active_accounts, "percent",
+                       f"{format_value(row.accounts_using, 'integer')} accounts using, "
+                       f"{format_value(row.total, 'integer')} in total")
                 for row in features.itertuples()]
     table = features[["feature", "total", "accounts_using", "pct_of_active_accounts"]].reset_index(drop=True)
     charts = [Chart("Share of active accounts using each feature (%)", bar_chart(
