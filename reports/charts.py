@@ -91,15 +91,18 @@ def waterfall_chart(steps: Sequence[tuple[str, float]], ylabel: str, width: floa
     """A bridge: the first and last steps are levels, the ones between are movements."""
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(width, height))
-        level = 0.0
+        level, edges = 0.0, [0.0]
         for i, (label, value) in enumerate(steps):
             is_level = i in (0, len(steps) - 1)
             if is_level:
-                ax.bar(label, value, color=PALETTE[0])
+                bars = ax.bar(label, value, color=PALETTE[0])
                 level = value
             else:
-                ax.bar(label, value, bottom=level, color=PALETTE[2] if value >= 0 else PALETTE[3])
+                bars = ax.bar(label, value, bottom=level, color=PALETTE[2] if value >= 0 else PALETTE[3])
                 level += value
-        ax.margins(y=0.12)
+            edges += [level, level - value if not is_level else 0.0]
+            ax.bar_label(bars, labels=[f"{value:,.0f}"], fontsize=7, padding=2)
+        low, high = min(edges), max(edges)
+        ax.set_ylim(low - 0.12 * (high - low) if low < 0 else 0, high + 0.15 * (high - low or 1))
         ax.set_ylabel(ylabel)
         return _svg(fig)
