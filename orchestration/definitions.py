@@ -39,10 +39,17 @@ from orchestration.defs.reports import report_assets, report_jobs, report_schedu
 from orchestration.defs.resources import SourceResource, WarehouseResource
 from orchestration.defs.schedules import hourly_snapshot_schedule
 from orchestration.defs.snapshots import hourly_source_snapshot, raw_plans
+from orchestration.defs.warehouse_checks import (
+    warehouse_expectations,
+    warehouse_expectations_job,
+    warehouse_expectations_schedule,
+)
 from orchestration.settings import get_settings
 
 jobs = [hourly_snapshot_job, dimensions_job, daily_rollup_job, monthly_rollup_job, ml_job, *report_jobs.values()]
 schedules = [hourly_snapshot_schedule, *report_schedules]
+jobs.append(warehouse_expectations_job)
+schedules.append(warehouse_expectations_schedule)
 jobs += [*operation_jobs, freshness_checks_job]
 schedules.append(retention_schedule)
 if get_settings().demo_source:
@@ -69,7 +76,7 @@ defs = dg.Definitions(
         *report_assets,
         *report_delivery_assets(report_catalogue),
     ],
-    asset_checks=[*ml_asset_checks, *freshness_checks, *report_input_checks(report_catalogue)],
+    asset_checks=[*ml_asset_checks, *freshness_checks, *report_input_checks(report_catalogue), warehouse_expectations],
     jobs=jobs,
     schedules=schedules,
     sensors=[

@@ -200,3 +200,49 @@ def test_a_broken_row_blocks_rendering_and_delivery_and_alerts_once(built, dagst
     fixed = run_report(dagster_instance, "monthly_revenue")
     assert fixed.success
     assert [rcpts for rcpts, _ in smtp.messages] == [["operator@example.test"], ["finance@example.test"]]
+
+
+# --- daily suites on raw inputs and key marts -------------------------------------------------------
+
+def run_warehouse_expectations(instance: dg.DagsterInstance):
+    from orchestration.definitions import defs
+
+    return defs.resolve_job_def("warehouse_expectations_job").execute_in_process(
+        instance=instance, run_config=QUIET, raise_on_error=False)
+
+
+def test_warehouse_suites_pass_on_the_marts_and_name_broken_rows_without_personal_data(
+        built, dagster_instance, smtp, db):
+    clean = run_warehouse_expectations(dagster_instance)
+    assert clean.success
+    evaluations = {e.asset_key.to_user_string(): e for e in clean.get_asset_check_evaluations()}
+    assert set(evaluations) == {"raw/plans", "raw/accounts", "marts/fct_mrr_monthly",
+                                "marts/fct_mrr_summary_monthly", "marts/fct_revenue_monthly"}
+    assert all(e.passed for e in evaluations.values()), [e.description for e in evaluations.values()]
+
+    account, email = db.execute("SELECT account_id, owner_email FROM raw.accounts WHERE owner_email IS NOT NULL"
+                                " ORDER BY account_id LIMIT 1").fetchone()
+    row = db.execute("SELECT account_id, mrr_month FROM marts.fct_mrr_monthly WHERE movement = 'new'"
+                     " ORDER BY account_id LIMIT 1").fetchone()
+    db.execute("UPDATE raw.accounts SET owner_email = 'owner at nowhere' WHERE account_id = %s", (account,))
+    db.execute("UPDATE marts.fct_mrr_monthly SET movement = 'expansion' WHERE account_id = %s AND mrr_month = %s",
+               row)
+    try:
+        broken = run_warehouse_expectations(dagster_instance)
+        run_warehouse_expectations(dagster_instance)  # the same failures again: no new alerts
+    finally:
+        db.execute("UPDATE raw.accounts SET owner_email = %s WHERE account_id = %s", (email, account))
+        db.execute("UPDATE marts.fct_mrr_monthly SET movement = 'new' WHERE account_id = %s AND mrr_month = %s",
+                   row)
+    assert broken.success  # non-blocking: shown and mailed, not a failed run
+    evaluations = {e.asset_key.to_user_string(): e for e in broken.get_asset_check_evaluations()}
+    accounts = evaluations["raw/accounts"]
+    assert not accounts.passed and accounts.severity == dg.AssetCheckSeverity.WARN
+    assert f"account_id={account}" in accounts.description and "owner_email_is_valid=False" in accounts.description
+    assert "nowhere" not in accounts.description and email not in accounts.description
+    mrr = evaluations["marts/fct_mrr_monthly"]
+    assert f"account_id={row[0]}" in mrr.description and "movement_consistent" in mrr.description
+    assert evaluations["marts/fct_revenue_monthly"].passed
+    subjects = sorted(m["Subject"] for _, m in smtp.messages)
+    assert subjects == ["[usage-analytics] Expectations failed on marts.fct_mrr_monthly",
+                        "[usage-analytics] Expectations failed on raw.accounts"]

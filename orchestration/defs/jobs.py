@@ -12,17 +12,21 @@ from orchestration.defs.dbt_models import (
 )
 from orchestration.defs.partitions import daily_partitions, hourly_partitions, monthly_partitions
 from orchestration.defs.snapshots import hourly_source_snapshot, raw_plans
+from orchestration.defs.warehouse_checks import warehouse_expectations
+
+# Whole-table expectations run in their own daily job, never in the hourly path.
+_DAILY_ONLY_CHECKS = dg.AssetSelection.checks(warehouse_expectations)
 
 hourly_snapshot_job = dg.define_asset_job(
     "hourly_snapshot_job",
-    selection=dg.AssetSelection.assets(hourly_source_snapshot, dbt_hourly_models),
+    selection=dg.AssetSelection.assets(hourly_source_snapshot, dbt_hourly_models) - _DAILY_ONLY_CHECKS,
     partitions_def=hourly_partitions,
     description="Snapshot an hour window of the source into raw and rebuild fct_usage_hourly.",
 )
 
 dimensions_job = dg.define_asset_job(
     "dimensions_job",
-    selection=dg.AssetSelection.assets(raw_plans, dbt_foundation_models),
+    selection=dg.AssetSelection.assets(raw_plans, dbt_foundation_models) - _DAILY_ONLY_CHECKS,
     description="Refresh the plan catalogue and rebuild the unpartitioned marts (dimensions, business marts).",
 )
 
