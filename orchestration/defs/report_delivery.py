@@ -29,7 +29,7 @@ def gate_refusal(instance: dg.DagsterInstance, report_id: str, partition: str) -
     if not loaded:
         return f"{input_key.to_user_string()} was never materialized for {partition}"
     history = instance.event_log_storage.get_asset_check_execution_history(
-        dg.AssetCheckKey(input_key, CHECK_NAME), limit=200)
+        dg.AssetCheckKey(input_key, CHECK_NAME), limit=1000)
     for record in history:
         if record.partition != partition or record.event is None or record.status.value not in ("SUCCEEDED",
                                                                                                  "FAILED"):
