@@ -1,6 +1,7 @@
 """A real SMTP server for tests: aiosmtpd on 127.0.0.1, a free port, with scriptable misbehaviour.
 
-`LocalSmtpServer` records every accepted message and can drop the next N connections, answer the
+`LocalSmtpServer` records every accepted message and can drop the next N connections (or drop a
+connection after the message data arrived, without keeping it), answer the
 next DATA commands with given replies (e.g. "451 ..." then normal), or refuse recipients with a
 5xx — the failure modes delivery must survive or report.
 """
@@ -38,6 +39,7 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
 @dataclass
 class Script:
     drop_connections: int = 0
+    drop_in_data: int = 0  # close the connection after the message data arrived, before replying
     data_replies: list[str] = field(default_factory=list)
     rcpt_reply: str | None = None
     connections: int = 0
@@ -57,6 +59,10 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
+            if self.script.drop_in_data > 0:
+                self.script.drop_in_data -= 1
+                server.transport.abort()
+                return "421 4.4.2 connection dropped"  # never reaches the client
             if self.script.data_replies:
                 return self.script.data_replies.pop(0)
             message = message_from_bytes(envelope.content, policy=policy.default)

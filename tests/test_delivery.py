@@ -261,3 +261,14 @@ def test_starttls_with_login_and_a_verified_certificate(warehouse, mail_env, tmp
         mail_env.setenv("SMTP_CA_FILE", str(cert))
         assert deliver_report(warehouse, "monthly_revenue", "2025-08-01").sent == 1
         assert len(server.messages) == 1
+
+
+def test_connection_lost_while_waiting_for_the_data_reply_is_retried_once(warehouse, mail_env, tmp_path, pdf_bytes):
+    record_artifacts(warehouse, tmp_path / "artifacts", "monthly_revenue", "2025-07-01", [None], pdf_bytes)
+    mail_env.setenv("REPORT_INTERNAL_RECIPIENTS", "finance@example.test")
+    with LocalSmtpServer() as server:
+        use_server(mail_env, server)
+        server.script.drop_in_data = 1  # this server did not keep the message it never acknowledged
+        assert deliver_report(warehouse, "monthly_revenue", "2025-07-01").sent == 1
+        assert len(server.messages) == 1
+    assert ledger(warehouse, "monthly_revenue", "2025-07-01")["finance@example.test"][:2] == ("sent", 2)
