@@ -52,6 +52,7 @@ warehouse_expectations_job = dg.define_asset_job(
 )
 
 warehouse_expectations_schedule = dg.ScheduleDefinition(
-    job=warehouse_expectations_job, cron_schedule="15 4 * * *", execution_timezone="UTC",
+    name="warehouse_expectations_schedule", job=warehouse_expectations_job, cron_schedule="15 4 * * *",
+    execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
