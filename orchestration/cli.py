@@ -4,6 +4,9 @@ demo      set up the embedded warehouse, simulate a product, backfill every laye
 backfill  materialize every layer for an hour range (one Dagster run per layer)
 report    render (and deliver) one catalogue report for one period
 status    rows per mart and the newest snapshot hour
+erase     erase one account everywhere            (orchestration/cli_operations.py)
+retention purge rows past RETENTION_DAYS          (alias: purge)
+bulk      a named operation over many accounts    (erase, usage_audit)
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import logging
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+
+from orchestration import cli_operations
 
 HOUR = timedelta(hours=1)
 
@@ -41,14 +46,16 @@ def _instance():
 def _run(start: datetime, end: datetime, heal_since: datetime | None = None) -> bool:
     from orchestration.definitions import defs
     from orchestration.pipeline import run_layers
+    from orchestration.progress import ProgressBar
 
-    ok = True
-    for layer in run_layers(defs, _instance(), start, end, heal_since=heal_since):
+    def on_layer(done: int, planned: int, layer) -> None:
         span = f"{layer.first_partition} .. {layer.last_partition}" if layer.first_partition else "all"
         state = "ok" if layer.success else "FAILED"
         print(f"  {layer.job:<22} {span:<36} {layer.seconds:7.1f} s  {state}")
-        ok = ok and layer.success
-    return ok
+        ProgressBar(planned).update(done, f"layers done ({layer.job} {state})")
+
+    layers = run_layers(defs, _instance(), start, end, heal_since=heal_since, on_layer=on_layer)
+    return all(layer.success for layer in layers)
 
 
 def _run_models() -> bool:
@@ -210,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=report)
     p = commands.add_parser("status", help="rows per mart and the newest snapshot")
     p.set_defaults(func=status)
+    cli_operations.register(commands)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -9,6 +9,7 @@ Runs are recorded in the Dagster instance (DAGSTER_HOME), so they appear in the 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -95,12 +96,14 @@ def run_layers(
     end: datetime,
     log_level: str = "WARNING",
     heal_since: datetime | None = None,
+    on_layer: Callable[[int, int, LayerRun], None] | None = None,
 ) -> list[LayerRun]:
     """Materialize every layer for the hours [start, end); stop at the first failed run.
 
     With `heal_since`, the hourly layer also re-runs from its oldest hour since then that was
     never materialized, and the daily and monthly layers (cheap: one set-based pass) rebuild
     every period since then, so repeating a failed or interrupted command completes it.
+    `on_layer(done, planned, layer)` is called as each layer finishes (the CLI's progress bar).
     The console shows warnings and errors only: a range run emits one event per partition and
     asset, which at DEBUG level buries the summary. The full log is in the Dagster instance.
     """
@@ -120,10 +123,9 @@ def run_layers(
         # last: unpartitioned marts read the daily and monthly rollups
         ("dimensions_job", None),
     ]
+    plan = [(job, key_range) for job, key_range in plan if job == "dimensions_job" or key_range is not None]
     results = []
     for job_name, key_range in plan:
-        if job_name != "dimensions_job" and key_range is None:
-            continue
         tags = {}
         if key_range:
             tags = {
@@ -138,6 +140,8 @@ def run_layers(
             LayerRun(job_name, key_range and key_range[0], key_range and key_range[1],
                      time.perf_counter() - began, result.success)
         )
+        if on_layer:
+            on_layer(len(results), len(plan), results[-1])
         if not result.success:
             break
     return results
