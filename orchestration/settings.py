@@ -24,6 +24,7 @@ class Settings:
     snapshot_commit_margin_seconds: int
     bi_role: str
     bi_role_password: str | None
+    report_render_workers: int  # processes rendering a per-account report's documents
     retention_days: int
 
     @property
@@ -55,6 +56,7 @@ def get_settings() -> Settings:
         snapshot_commit_margin_seconds=int(os.environ.get("SNAPSHOT_COMMIT_MARGIN_SECONDS", "300")),
         bi_role=os.environ.get("BI_ROLE", "bi_reader"),
         bi_role_password=os.environ.get("BI_ROLE_PASSWORD") or None,
+        report_render_workers=max(1, int(os.environ.get("REPORT_RENDER_WORKERS", min(4, os.cpu_count() or 1)))),
         retention_days=_positive_int("RETENTION_DAYS", "90"),
     )
 

@@ -287,3 +287,36 @@ def test_pages_render_to_png(built, tmp_path):
         images = sorted(tmp_path.glob(f"{report_id}-*.png"))
         assert len(images) == pages >= 1
         assert all(p.stat().st_size > 5_000 for p in images)  # not blank
+
+
+def test_cli_renders_a_past_period_and_names_bad_requests(built, tmp_path, monkeypatch, capsys):
+    """`usage-analytics report` runs the report's assets (and delivery, to the outbox) for January."""
+    from orchestration import cli
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert cli.main(["report", "--id", "no_such_report", "--period", "2026-02"]) == 2
+    assert "unknown report 'no_such_report'" in capsys.readouterr().err
+    assert cli.main(["report", "--id", "user_acquisition", "--period", "2026-02-17"]) == 2
+    assert "starts on a Monday" in capsys.readouterr().err
+    assert cli.main(["report", "--id", "monthly_revenue", "--period", "2019-01"]) == 2
+    assert "not a complete monthly period" in capsys.readouterr().err
+
+    target = built.artifacts_dir / "feature_adoption" / "2026-01-01"
+    assert not target.exists()
+    assert cli.main(["report", "--id", "feature_adoption", "--period", "2026-01"]) == 0
+    assert "report feature_adoption 2026-01-01: ok" in capsys.readouterr().out
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert manifest["period"] == "2026-01-01" and len(manifest["files"]) == 4
+
+
+def test_rendering_in_one_process_gives_the_same_files(built, dagster_instance, monkeypatch):
+    """The fixture rendered the per-account report in a process pool; one process agrees byte for byte."""
+    from orchestration.definitions import defs
+    from orchestration.settings import get_settings
+    from tests.report_warehouse import materialize_report
+
+    assert get_settings().report_render_workers > 1 or os.cpu_count() == 1
+    manifest = (folder(built, "usage_summary") / "manifest.json").read_text()
+    monkeypatch.setenv("REPORT_RENDER_WORKERS", "1")
+    assert materialize_report(defs, dagster_instance, "usage_summary", "monthly", FEB).success
+    assert (folder(built, "usage_summary") / "manifest.json").read_text() == manifest

@@ -97,8 +97,10 @@ def build_report_assets(spec: ReportSpec) -> list[dg.AssetsDefinition]:
     def report_artifacts(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                          dataset: dict) -> dg.MaterializeResult:
         period = period_for(spec.schedule, context.partition_key)
-        result = publish_report(warehouse.url, spec, period, dataset, get_settings().artifacts_dir,
-                                upstream_partitions(context, spec), dagster_run_id=context.run_id)
+        settings = get_settings()
+        result = publish_report(warehouse.url, spec, period, dataset, settings.artifacts_dir,
+                                upstream_partitions(context, spec), dagster_run_id=context.run_id,
+                                workers=settings.report_render_workers)
         context.log.info("%s %s: %s files, %s documents (%s with no data) in %s", spec.id, period.key,
                          len(result.artifacts), result.documents, result.empty_documents, result.folder)
         return dg.MaterializeResult(metadata={
