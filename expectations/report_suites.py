@@ -12,75 +12,28 @@ Amounts are rounded to cents in the marts, so sums are compared with a cent-leve
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
 import pandas as pd
 
+from expectations.building_blocks import (
+    CENT,
+    between,
+    columns,
+    gx_expectations,
+    in_period,
+    non_negative,
+    non_positive,
+    not_null,
+    rows_at,
+    rows_at_most,
+    sums_difference,
+    unique,
+    zero,
+)
 from expectations.runner import TableCheck
 from reports.periods import Period
 
-CENT = 0.011  # amounts are numeric(…, 2): one rounding step per term
 Suite = Callable[[Period], list[TableCheck]]
-
-
-def _gxe():
-    import great_expectations.expectations as gxe
-
-    return gxe
-
-
-def columns(*names: str):
-    return _gxe().ExpectTableColumnsToMatchSet(column_set=list(names), exact_match=False,
-                                                meta={"why": "the report reads these columns"})
-
-
-def not_null(*names: str) -> list:
-    return [_gxe().ExpectColumnValuesToNotBeNull(column=n, meta={"why": f"{n} identifies or labels a row"})
-            for n in names]
-
-
-def unique(*names: str):
-    gxe = _gxe()
-    why = {"why": f"one row per {', '.join(names)}"}
-    if len(names) == 1:
-        return gxe.ExpectColumnValuesToBeUnique(column=names[0], meta=why)
-    return gxe.ExpectCompoundColumnsToBeUnique(column_list=list(names), meta=why)
-
-
-def non_negative(*names: str) -> list:
-    return [_gxe().ExpectColumnValuesToBeBetween(column=n, min_value=0, meta={"why": f"{n} is never negative"})
-            for n in names]
-
-
-def non_positive(*names: str) -> list:
-    return [_gxe().ExpectColumnValuesToBeBetween(column=n, max_value=0,
-                                                 meta={"why": f"{n} is a loss, stored as a negative amount"})
-            for n in names]
-
-
-def between(name: str, low: float | None, high: float | None, why: str):
-    return _gxe().ExpectColumnValuesToBeBetween(column=name, min_value=low, max_value=high, meta={"why": why})
-
-
-def zero(name: str, why: str, tolerance: float = CENT):
-    return between(name, -tolerance, tolerance, why)
-
-
-def in_period(name: str, period: Period, months_before: int = 0):
-    start = period.start
-    for _ in range(months_before):
-        start = (start.replace(day=1) - timedelta(days=1)).replace(day=1)
-    last_day = period.end - timedelta(days=1)
-    return between(name, start, last_day, f"{name} lies in the report period {start}..{last_day}")
-
-
-def rows_at_most(n: int):
-    return _gxe().ExpectTableRowCountToBeBetween(min_value=0, max_value=n,
-                                                  meta={"why": f"at most {n} row(s) per period"})
-
-
-def _at(frame: pd.DataFrame, column: str, value) -> pd.DataFrame:
-    return frame[frame[column] == value]
 
 
 # --- derived frames for reconciliations -------------------------------------------------------
@@ -99,7 +52,7 @@ def movements_vs_bridge(period: Period) -> Callable[[dict[str, pd.DataFrame]], p
                            "churn": "churned_mrr", "reactivation": "reactivation_mrr"}
 
     def derive(dataset: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        bridge = _at(dataset["mrr_bridge"], "mrr_month", period.start)
+        bridge = rows_at(dataset["mrr_bridge"], "mrr_month", period.start)
         if bridge.empty:
             return pd.DataFrame({"movement": [], "movements_minus_bridge": []})
         sums = dataset["mrr_movements"].groupby("movement")["mrr_change"].sum()
@@ -108,27 +61,6 @@ def movements_vs_bridge(period: Period) -> Callable[[dict[str, pd.DataFrame]], p
             "movements_minus_bridge": [float(sums.get(m, 0.0)) - float(bridge[c].iloc[0])
                                        for m, c in columns_by_movement.items()],
         })
-    return derive
-
-
-def sums_difference(left_table: str, right_table: str, keys: tuple[str, ...], pairs: dict[str, str],
-                    right_filter: Callable[[pd.DataFrame], pd.DataFrame] | None = None
-                    ) -> Callable[[dict[str, pd.DataFrame]], pd.DataFrame]:
-    """Per key (or overall), sum of each left column minus the sum of its paired right column."""
-    def derive(dataset: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        left, right = dataset[left_table], dataset[right_table]
-        if right_filter is not None:
-            right = right_filter(right)
-        if keys:
-            joined = (left.groupby(list(keys))[list(pairs)].sum().add_suffix("__left")
-                      .join(right.groupby(list(keys))[list(pairs.values())].sum().add_suffix("__right"), how="outer")
-                      .fillna(0))
-        else:
-            joined = pd.DataFrame([{**{f"{c}__left": left[c].sum() for c in pairs},
-                                    **{f"{c}__right": right[c].sum() for c in pairs.values()}}])
-        frame = pd.DataFrame({f"{a}_difference": joined[f"{a}__left"].astype(float)
-                              - joined[f"{b}__right"].astype(float) for a, b in pairs.items()})
-        return frame.reset_index() if keys else frame
     return derive
 
 
@@ -167,7 +99,7 @@ def usage_summary(period: Period) -> list[TableCheck]:
             zero(f"{c}_difference", f"the daily {c} of the month add up to the monthly figure", 0.001)
             for c in USAGE],
             derive=sums_difference("usage_daily", "usage_monthly", ("account_id",), additive,
-                                   lambda monthly: _at(monthly, "usage_month", period.start))),
+                                   lambda monthly: rows_at(monthly, "usage_month", period.start))),
     ]
 
 
@@ -191,7 +123,7 @@ def monthly_revenue(period: Period) -> list[TableCheck]:
         TableCheck("mrr_movements", ("movement", "plan_id"), [
             columns("movement", "plan_id", "accounts", "mrr_change", "ending_mrr"),
             *not_null("movement", "plan_id"), unique("movement", "plan_id"),
-            _gxe().ExpectColumnValuesToBeInSet(
+            gx_expectations().ExpectColumnValuesToBeInSet(
                 column="movement", value_set=["new", "expansion", "contraction", "churn", "reactivation", "unchanged"],
                 meta={"why": "the five MRR movements, or unchanged"}),
             *non_negative("accounts", "ending_mrr")]),

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from expectations.report_suites import between, not_null, unique, zero
+from expectations.building_blocks import between, gx_expectations, not_null, unique, zero
 from expectations.runner import ExpectationFailure, TableCheck, run_checks
 from orchestration.warehouse.frames import read_frame
 
@@ -31,14 +31,8 @@ class WarehouseTable:
     checks: tuple[TableCheck, ...]
 
 
-def _gxe():
-    import great_expectations.expectations as gxe
-
-    return gxe
-
-
 def _is_true(name: str, why: str):
-    return _gxe().ExpectColumnValuesToBeInSet(column=name, value_set=[True], meta={"why": why})
+    return gx_expectations().ExpectColumnValuesToBeInSet(column=name, value_set=[True], meta={"why": why})
 
 
 def _movement_consistent(frame: pd.DataFrame) -> pd.Series:
@@ -52,7 +46,7 @@ def _movement_consistent(frame: pd.DataFrame) -> pd.Series:
 
 
 def tables() -> list[WarehouseTable]:
-    gxe = _gxe()
+    gxe = gx_expectations()
     return [
         WarehouseTable(("raw", "plans"), """
             SELECT plan_id, tier, monthly_price, annual_price, limit_audio_minutes, limit_sessions,
