@@ -53,7 +53,8 @@ def test_the_sensor_asks_for_checks_never_evaluated(defs, dagster_instance):
 
     from orchestration.defs.freshness import freshness_check_keys, freshness_checks_sensor
 
-    request = freshness_checks_sensor(dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral()))
+    with dg.DagsterInstance.ephemeral() as fresh_instance:  # no check ever evaluated
+        request = freshness_checks_sensor(dg.build_sensor_context(instance=fresh_instance))
     assert isinstance(request, dg.RunRequest)
     assert set(request.asset_check_keys) == set(freshness_check_keys())
     names = {k.asset_key.to_user_string() for k in request.asset_check_keys}

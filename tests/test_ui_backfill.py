@@ -158,6 +158,15 @@ def _skip_community_dialog(driver) -> None:
         _wait(driver, "//button[normalize-space()='Skip']", 10).click()
 
 
+def _wait_until_loaded(driver) -> None:
+    """Both nodes show their partition counts (they read "Loading..." until their status arrives)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    footer = "//*[local-name()='foreignObject']//*[contains(normalize-space(text()), ' partitions')]"
+    WebDriverWait(driver, ELEMENT_SECONDS).until(lambda d: len(d.find_elements("xpath", footer)) >= 2)
+    time.sleep(1)
+
+
 def _backfill_status(driver, url: str) -> str:
     driver.get(url)
     _wait(driver, "//*[normalize-space(text())='Partition selection']")
@@ -177,7 +186,7 @@ def test_backfill_launched_from_the_asset_graph_fills_the_marts(webserver, brows
                 "?expanded=global%40global%3Araw%2Cglobal%40global%3Amarts")
     _skip_community_dialog(browser)
     _wait(browser, node.format("fct_usage_hourly"))
-    time.sleep(3)  # let the nodes' statuses render before the picture
+    _wait_until_loaded(browser)
     browser.save_screenshot(str(DOCS / "ui_asset_graph.png"))
     _wait(browser, node.format("sessions")).click()  # the hourly snapshot (a multi-asset)
     _wait(browser, "//*[normalize-space(text())='freshness_check']")  # its sidebar, with the freshness check
