@@ -26,7 +26,7 @@ SUMMARY = "Summary metrics"
 DAILY_PREFIX = "Daily log: "
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SECTION = re.compile(r"^\[(.+)\]$")
-_XLSX_FORMATS = {"integer": "#,##0", "money": "#,##0.00", "number": "#,##0.##", "percent": "0.0",
+_XLSX_FORMATS = {"integer": "#,##0", "money": "#,##0.00", "number": "#,##0.00", "percent": "0.0",
                  "ratio": "0.0%"}
 
 
@@ -44,6 +44,8 @@ def _cell(value: object) -> object:
         return value.isoformat()
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # 98, not 98.0, where a column mixes counts and amounts
     return guard_text(value)
 
 
@@ -126,7 +128,9 @@ def _xlsx_value(value: object) -> object:
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         return None
     if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
@@ -149,7 +153,8 @@ def _write_sheet(ws, table: Table, header_fill: PatternFill) -> None:
             elif isinstance(cell.value, datetime | date):
                 cell.number_format = "yyyy-mm-dd"
             elif isinstance(cell.value, int | float) and not isinstance(cell.value, bool) and kind in _XLSX_FORMATS:
-                cell.number_format = _XLSX_FORMATS[kind]
+                whole = isinstance(cell.value, int) and kind == "number"
+                cell.number_format = _XLSX_FORMATS["integer" if whole else kind]
             width = max(width, len(str(cell.value)) if cell.value is not None else 0)
         ws.column_dimensions[letter].width = min(60, width + 2)
     ws.freeze_panes = "A2"
