@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 import dagster as dg
 
@@ -49,7 +49,7 @@ def resolve_request(report_id: str, period: str, today: date | None = None) -> t
             key = period_for(spec.schedule, period).key
         except ValueError as exc:
             raise ReportRequestError(f"report {report_id} ({spec.schedule}): {exc}") from exc
-    keys = report_partitions(spec).get_partition_keys()
+    keys = report_partitions(spec).get_partition_keys(current_time=datetime.combine(today, time(), tzinfo=UTC))
     if key not in keys:
         span = f"{keys[0]} .. {keys[-1]}" if keys else "none yet"
         raise ReportRequestError(f"report {report_id}: period {key} is not a complete {spec.schedule} period "

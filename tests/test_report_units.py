@@ -201,3 +201,19 @@ def test_rendering_never_touches_the_network(tmp_path: Path):
         server.shutdown()
     assert pages >= 1 and pdf.startswith(b"%PDF")
     assert _Recorder.requests == []
+
+
+def test_cli_requests_resolve_to_partitions():
+    from orchestration.report_runs import ReportRequestError, resolve_request
+
+    today = date(2026, 3, 4)
+    assert resolve_request("monthly_revenue", "2026-02", today)[1] == "2026-02-01"
+    assert resolve_request("monthly_revenue", "latest", today)[1] == "2026-02-01"
+    assert resolve_request("user_acquisition", "latest", today)[1] == "2026-02-23"
+    assert resolve_request("platform_stats", "2026-03-01", today)[1] == "2026-03-01"
+    with pytest.raises(ReportRequestError, match="unknown report 'nope'; the catalogue has: feature_adoption"):
+        resolve_request("nope", "latest", today)
+    with pytest.raises(ReportRequestError, match="not a complete monthly period"):
+        resolve_request("monthly_revenue", "2025-12", today)
+    with pytest.raises(ReportRequestError, match="starts on the 1st"):
+        resolve_request("monthly_revenue", "2026-02-02", today)
