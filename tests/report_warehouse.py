@@ -1,10 +1,10 @@
 """A small simulated warehouse with every report materialized through Dagster, for report tests.
 
-40 accounts over 40 days ending 2026-03-10: February is a complete month, 2026-03-02 a complete
-ISO week (with a signup: accounts
-sign up over the year before) and 2026-03-09 a complete day. One account on a plan gets a hostile name (formula
-start, path separators, quotes, several scripts, over 300 characters) in the source, so it
-travels through snapshots and dbt like any other name.
+40 accounts over 40 days ending 2026-03-10: February is a complete month, the ISO week of
+2026-02-16 a complete week with a signup (the simulated accounts sign up over the year before,
+so most weeks have none) and 2026-03-09 a complete day. One account on a plan gets a hostile
+name (formula start, path separators, quotes, markup, several scripts, over 300 characters) in
+the source, so it travels through snapshots and dbt like any other name.
 """
 
 from __future__ import annotations
