@@ -42,5 +42,11 @@ docs: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# The benchmark (issue 6), on its own database BENCH_DATABASE (default uap_bench): SCALE=full writes
+# BENCHMARKS.md and bench/results.json; SCALE=small (the CI smoke test) or medium write to bench/work/.
+SCALE ?= full
+bench: $(STAMP) | $(DAGSTER_HOME)
+	$(BIN)/python -m bench.run --scale $(SCALE)
+
 clean:
 	rm -rf $(VENV) dbt_project/target dbt_project/logs
