@@ -12,6 +12,7 @@ from datetime import date, datetime
 import pandas as pd
 
 MISSING = "–"
+NUMERIC_KINDS = {"number", "integer", "money", "percent", "ratio"}
 
 
 def _is_missing(value: object) -> bool:
@@ -69,3 +70,9 @@ def pretty(column: str) -> str:
     words = [_WORDS.get(w, w) for w in column.split("_") if w]
     text = " ".join(w for w in words if w)
     return text[:1].upper() + text[1:]
+
+
+def is_numeric(series: pd.Series, kind: str | None) -> bool:
+    """Whether a column reads as figures (right-aligned): by its kind, else by its dtype."""
+    return kind in NUMERIC_KINDS or (kind is None and pd.api.types.is_numeric_dtype(series)
+                                     and not pd.api.types.is_bool_dtype(series))

@@ -12,15 +12,13 @@ import re
 from pathlib import Path
 
 import jinja2
-import pandas as pd
 import weasyprint
 from weasyprint.urls import URLFetcher
 
 from reports.document import Document, Table
-from reports.formatting import format_value, pretty
+from reports.formatting import format_value, is_numeric, pretty
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-NUMERIC_KINDS = {"number", "integer", "money", "percent", "ratio"}
 log = logging.getLogger(__name__)
 
 
@@ -59,15 +57,10 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
-def _is_numeric(series: pd.Series, kind: str | None) -> bool:
-    return kind in NUMERIC_KINDS or (kind is None and pd.api.types.is_numeric_dtype(series)
-                                     and not pd.api.types.is_bool_dtype(series))
-
-
 def table_view(table: Table) -> dict:
     """Headers and formatted cells of a table, ready for the template."""
     frame = table.frame
-    numeric = {c: _is_numeric(frame[c], table.kinds.get(c)) for c in frame.columns}
+    numeric = {c: is_numeric(frame[c], table.kinds.get(c)) for c in frame.columns}
     headers = [{"text": pretty(c), "numeric": numeric[c]} for c in frame.columns]
     rows = [[{"text": format_value(value, table.kinds.get(column, "number")), "numeric": numeric[column]}
              for column, value in zip(frame.columns, record)]

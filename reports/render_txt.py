@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reports.document import NO_DATA, Document, Table
-from reports.formatting import format_value, pretty
+from reports.formatting import format_value, is_numeric, pretty
 
 MAX_ROWS = 15
 WIDTH = 72
@@ -18,8 +18,10 @@ def _table_lines(table: Table) -> list[str]:
     widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(header)]
     lines = [table.title, "-" * len(table.title)]
     lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    numeric = [is_numeric(frame[c], table.kinds.get(c)) for c in frame.columns]
     for row in cells:
-        lines.append("  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths))).rstrip())
+        lines.append("  ".join(v.rjust(w) if right else v.ljust(w)
+                               for v, w, right in zip(row, widths, numeric)).rstrip())
     if len(frame) > len(shown):
         lines.append(f"... {len(frame) - len(shown)} more rows in the CSV/XLSX files")
     if frame.empty:
