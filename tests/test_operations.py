@@ -19,7 +19,7 @@ DAYS = 5
 RETENTION = 2  # with now = END: days before END - 2 days are due
 
 
-def count(db, query: str, *params) -> int:
+def scalar(db, query: str, *params) -> int:
     return db.execute(query, params).fetchone()[0]
 
 
@@ -48,15 +48,15 @@ def test_purge_days_are_merged_and_only_rolled_up_days_go():
 def test_retention_purges_rolled_up_days_once_and_holds_back_the_rest(built, db, dagster_instance):
     cutoff = END - timedelta(days=RETENTION)
     held_day = (cutoff - timedelta(days=1)).date()  # due, but its rollup is taken away below
-    raw_due = count(db, "SELECT count(*) FROM raw.usage_events WHERE occurred_at < %s", cutoff)
-    raw_held = count(db, "SELECT count(*) FROM raw.usage_events WHERE occurred_at::date = %s", held_day)
-    raw_kept = count(db, "SELECT count(*) FROM raw.usage_events WHERE occurred_at >= %s", cutoff)
-    sessions_due = count(db, "SELECT count(*) FROM raw.sessions WHERE started_at < %s AND started_at::date <> %s",
+    raw_due = scalar(db, "SELECT count(*) FROM raw.usage_events WHERE occurred_at < %s", cutoff)
+    raw_held = scalar(db, "SELECT count(*) FROM raw.usage_events WHERE occurred_at::date = %s", held_day)
+    raw_kept = scalar(db, "SELECT count(*) FROM raw.usage_events WHERE occurred_at >= %s", cutoff)
+    sessions_due = scalar(db, "SELECT count(*) FROM raw.sessions WHERE started_at < %s AND started_at::date <> %s",
                          cutoff, held_day)
-    quarantined_due = count(db, "SELECT count(*) FROM quarantine.usage_events WHERE partition_hour < %s "
+    quarantined_due = scalar(db, "SELECT count(*) FROM quarantine.usage_events WHERE partition_hour < %s "
                                 "AND partition_hour::date <> %s", cutoff, held_day)
     assert raw_due > raw_held > 0 and raw_kept > 0 and sessions_due > 0
-    daily_before = count(db, "SELECT sum(api_calls) FROM marts.fct_usage_daily WHERE usage_date <> %s", held_day)
+    daily_before = scalar(db, "SELECT sum(api_calls) FROM marts.fct_usage_daily WHERE usage_date <> %s", held_day)
     db.execute("DELETE FROM marts.fct_usage_daily WHERE usage_date = %s", (held_day,))  # not rolled up
 
     first = purge_expired(db.info.dsn, RETENTION, now=END)
@@ -64,11 +64,11 @@ def test_retention_purges_rolled_up_days_once_and_holds_back_the_rest(built, db,
     assert first.removed["raw.usage_events"] == raw_due - raw_held
     assert first.removed["raw.sessions"] == sessions_due
     assert first.removed.get("quarantine.usage_events", 0) == quarantined_due
-    assert count(db, "SELECT count(*) FROM raw.usage_events WHERE occurred_at::date = %s", held_day) == raw_held
-    assert count(db, "SELECT count(*) FROM raw.usage_events WHERE occurred_at >= %s", cutoff) == raw_kept
-    assert count(db, "SELECT count(*) FROM raw.accounts") > 0  # entities are kept
+    assert scalar(db, "SELECT count(*) FROM raw.usage_events WHERE occurred_at::date = %s", held_day) == raw_held
+    assert scalar(db, "SELECT count(*) FROM raw.usage_events WHERE occurred_at >= %s", cutoff) == raw_kept
+    assert scalar(db, "SELECT count(*) FROM raw.accounts") > 0  # entities are kept
     # the rolled-up totals stay in the mart
-    assert count(db, "SELECT sum(api_calls) FROM marts.fct_usage_daily") == daily_before
+    assert scalar(db, "SELECT sum(api_calls) FROM marts.fct_usage_daily") == daily_before
 
     second = purge_expired(db.info.dsn, RETENTION, now=END)
     assert second.rows_removed == 0 and second.days_held_back == 1
@@ -84,7 +84,7 @@ def test_retention_purges_rolled_up_days_once_and_holds_back_the_rest(built, db,
 
 
 def _busiest_account(db) -> int:
-    return count(db, "SELECT account_id FROM marts.fct_usage_hourly GROUP BY 1 ORDER BY sum(sessions_created) DESC "
+    return scalar(db, "SELECT account_id FROM marts.fct_usage_hourly GROUP BY 1 ORDER BY sum(sessions_created) DESC "
                      "LIMIT 1")
 
 
@@ -92,7 +92,7 @@ def test_erasure_removes_the_account_everywhere_and_survives_a_re_snapshot(
         built, db, warehouse_url, dagster_instance, tmp_path, monkeypatch):
     monkeypatch.setenv("ARTIFACTS_DIR", str(tmp_path))
     account = _busiest_account(db)
-    other = count(db, "SELECT min(account_id) FROM raw.accounts WHERE account_id <> %s", account)
+    other = scalar(db, "SELECT min(account_id) FROM raw.accounts WHERE account_id <> %s", account)
     email = db.execute("SELECT owner_email FROM raw.accounts WHERE account_id = %s", (account,)).fetchone()[0]
     # a model output, a report file with its manifest, and a delivered report for the account
     db.execute("INSERT INTO ml.activity_alive VALUES (%s, '2026-03-11', 3, 4, 5, 0.9), "
@@ -110,10 +110,10 @@ def test_erasure_removes_the_account_everywhere_and_survives_a_re_snapshot(
                "claim_token, attachments, smtp_reply, claimed_at) VALUES ('usage_summary', '2026-02-01', %s, %s, "
                "'sent', '<m1@x>', 't', %s, %s, now())",
                (email, account, ["usage_summary_acme_20260201.pdf"], f"250 OK queued for {email}"))
-    before = {f"{s}.{t}": count(db, f'SELECT count(*) FROM "{s}"."{t}" WHERE account_id = %s', account)
+    before = {f"{s}.{t}": scalar(db, f'SELECT count(*) FROM "{s}"."{t}" WHERE account_id = %s', account)
               for s, t in account_tables(db)}
     assert before["raw.sessions"] > 0 and before["marts.fct_usage_hourly"] > 0 and before["raw.accounts"] == 1
-    other_rows = count(db, "SELECT count(*) FROM raw.sessions WHERE account_id <> %s", account)
+    other_rows = scalar(db, "SELECT count(*) FROM raw.sessions WHERE account_id <> %s", account)
 
     report = erase_account(warehouse_url, account, requested_by="test")
     assert report.removed == {**{k: v for k, v in before.items() if v},
@@ -122,11 +122,11 @@ def test_erasure_removes_the_account_everywhere_and_survives_a_re_snapshot(
     manifest = json.loads((folder / "manifest.json").read_text())
     assert [f["account_id"] for f in manifest["files"]] == [other]
     for s, t in account_tables(db):
-        assert count(db, f'SELECT count(*) FROM "{s}"."{t}" WHERE account_id = %s', account) == 0, (s, t)
+        assert scalar(db, f'SELECT count(*) FROM "{s}"."{t}" WHERE account_id = %s', account) == 0, (s, t)
     ledger = db.execute("SELECT recipient, status, attachments, smtp_reply FROM reports.delivery_ledger").fetchall()
     assert ledger == [(f"erased-account:{account}", "sent", [], None)]
-    assert count(db, "SELECT count(*) FROM raw.sessions WHERE account_id <> %s", account) == other_rows
-    assert count(db, "SELECT count(*) FROM app.sessions WHERE account_id = %s", account) > 0  # source untouched
+    assert scalar(db, "SELECT count(*) FROM raw.sessions WHERE account_id <> %s", account) == other_rows
+    assert scalar(db, "SELECT count(*) FROM app.sessions WHERE account_id = %s", account) > 0  # source untouched
 
     # the account still exists in the source: re-snapshotting and rebuilding must not bring it back
     tags = {"dagster/asset_partition_range_start": (END - timedelta(days=1)).strftime("%Y-%m-%d-%H:%M"),
@@ -138,8 +138,8 @@ def test_erasure_removes_the_account_everywhere_and_survives_a_re_snapshot(
     assert sum(m["quarantined_by_reason"].data.get("erased", 0) for m in metadata) > 0
     assert built.resolve_job_def("dimensions_job").execute_in_process(instance=dagster_instance).success
     for s, t in account_tables(db):
-        assert count(db, f'SELECT count(*) FROM "{s}"."{t}" WHERE account_id = %s', account) == 0, (s, t)
-    assert count(db, "SELECT count(*) FROM raw.sessions WHERE account_id <> %s", account) > 0
+        assert scalar(db, f'SELECT count(*) FROM "{s}"."{t}" WHERE account_id = %s', account) == 0, (s, t)
+    assert scalar(db, "SELECT count(*) FROM raw.sessions WHERE account_id <> %s", account) > 0
 
     again = erase_account(warehouse_url, account)
     assert again.rows_removed == 0 and again.files_removed == 0 and again.removed == {}
@@ -183,8 +183,31 @@ def test_bulk_operation_isolates_each_account_and_stores_a_summary(built, db, wa
                          (first.bulk_run_id, second.bulk_run_id)).fetchall()
     assert [rows > 0 for run, rows in details if run == first.bulk_run_id] == [True, True]
     assert [rows for run, rows in details if run == second.bulk_run_id] == [0, 0]
-    assert count(db, "SELECT count(*) FROM raw.accounts WHERE account_id = ANY(%s)",
+    assert scalar(db, "SELECT count(*) FROM raw.accounts WHERE account_id = ANY(%s)",
                  [int(accounts[3]), int(accounts[4])]) == 0
 
     with pytest.raises(ValueError, match="unknown bulk operation 'reset'"):
         run_bulk(warehouse_url, "reset", accounts)
+
+
+def test_operator_jobs_run_in_dagster(built, db, dagster_instance, monkeypatch):
+    monkeypatch.setenv("RETENTION_DAYS", "100000")  # nothing is that old: the purge is a no-op
+    account = scalar(db, "SELECT min(account_id) FROM raw.accounts")
+    erased = built.resolve_job_def("erase_account_job").execute_in_process(
+        instance=dagster_instance,
+        run_config={"ops": {"erase_account_everywhere": {"config": {"account_id": account}}}})
+    assert erased.success and erased.output_for_node("erase_account_everywhere") > 0
+    assert scalar(db, "SELECT count(*) FROM raw.accounts WHERE account_id = %s", account) == 0
+    assert scalar(db, "SELECT requested_by FROM ops.erased_accounts WHERE account_id = %s", account).startswith(
+        "dagster run ")
+
+    purged = built.resolve_job_def("retention_job").execute_in_process(instance=dagster_instance)
+    assert purged.success and purged.output_for_node("purge_expired_rows") == 0
+
+    bulk = built.resolve_job_def("bulk_operation_job").execute_in_process(
+        instance=dagster_instance, raise_on_error=False,
+        run_config={"ops": {"bulk_operation": {"config": {"operation": "erase", "accounts": [str(account), "nope"],
+                                                          "progress_every": 1}}}})
+    assert not bulk.success  # red, but only after every account was attempted and the summary stored
+    assert db.execute("SELECT accounts_total, succeeded, failed, status FROM ops.bulk_runs "
+                      "ORDER BY bulk_run_id DESC LIMIT 1").fetchone() == (2, 1, 1, "partial")
