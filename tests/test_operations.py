@@ -19,7 +19,8 @@ DAYS = 5
 RETENTION = 2  # with now = END: days before END - 2 days are due
 
 
-def scalar(db, query: str, *params) -> int:
+def scalar(db, query: str, *params):
+    """The first column of the first row."""
     return db.execute(query, params).fetchone()[0]
 
 
