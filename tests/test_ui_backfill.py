@@ -232,3 +232,17 @@ def test_backfill_launched_from_the_asset_graph_fills_the_marts(webserver, brows
     for column in ("audio_minutes_processed", "storage_used_mb"):
         a, e = merged[column].astype(float), merged[f"{column}_expected"].astype(float)
         assert (((a - e).abs() < 1e-6) | (a.isna() & e.isna())).all(), column
+
+
+def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(monkeypatch, tmp_path):
+    import tests.test_ui_backfill as ui
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither chromium nor chromedriver on it
+    monkeypatch.setattr(ui, "CHROMIUM", tmp_path / "chromium")
+    monkeypatch.setattr(ui, "CHROMEDRIVER", tmp_path / "chromedriver")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        ui._browser_paths()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="chromium-driver"):
+        ui._browser_paths()
