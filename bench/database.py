@@ -21,7 +21,7 @@ PROTECTED = {"analytics", "uap_test", "postgres", "template0", "template1"}
 
 
 def bench_database() -> str:
-    name = os.environ.get("BENCH_DATABASE", "uap_bench")
+    name = get_settings().bench_database
     server_db = conninfo_to_dict(_server_url()).get("dbname")
     if name in PROTECTED or name == server_db:
         raise ValueError(f"BENCH_DATABASE={name!r} is not the benchmark's own database; choose another name")

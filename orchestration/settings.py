@@ -26,6 +26,7 @@ class Settings:
     bi_role_password: str | None
     report_render_workers: int  # processes rendering a per-account report's documents
     retention_days: int
+    bench_database: str = "uap_bench"
 
     @property
     def embedded_warehouse_dir(self) -> Path:
@@ -58,6 +59,7 @@ def get_settings() -> Settings:
         bi_role_password=os.environ.get("BI_ROLE_PASSWORD") or None,
         report_render_workers=max(1, int(os.environ.get("REPORT_RENDER_WORKERS", min(4, os.cpu_count() or 1)))),
         retention_days=_positive_int("RETENTION_DAYS", "90"),
+        bench_database=os.environ.get("BENCH_DATABASE") or "uap_bench",
     )
 
 
