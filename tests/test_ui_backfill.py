@@ -5,7 +5,8 @@ against this test's own database and DAGSTER_HOME; headless Debian chromium, dri
 opens the asset graph, selects the hourly snapshot and fct_usage_hourly, launches a backfill of
 48 hourly partitions from the launch dialog's partition selection and waits for it to succeed.
 The marts must then hold exactly those hours, equal to an independent computation from the
-source rows. Screenshots go to docs/ for the README. Every process started here is killed, and
+source rows. Screenshots go to the test's temporary folder; `UPDATE_SCREENSHOTS=1` refreshes the
+README's copies in docs/ (a test run never modifies tracked files otherwise). Every process started here is killed, and
 every wait is bounded.
 """
 
@@ -175,9 +176,11 @@ def _backfill_status(driver, url: str) -> str:
     return found.group(1) if found else "unknown"
 
 
-def test_backfill_launched_from_the_asset_graph_fills_the_marts(webserver, browser, warehouse_url):
+def test_backfill_launched_from_the_asset_graph_fills_the_marts(webserver, browser, warehouse_url, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
+
+    shots = DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
 
     node = "//*[local-name()='foreignObject']//*[normalize-space(text())='{}']"
     tree_item = "//div[contains(@class,'AssetSidebarNode_itemContainer')]"
@@ -189,7 +192,7 @@ def test_backfill_launched_from_the_asset_graph_fills_the_marts(webserver, brows
     _wait_until_loaded(browser)
     for late_dialog in browser.find_elements("xpath", "//button[normalize-space()='Skip']"):
         late_dialog.click()  # it may also open only once the graph has loaded
-    browser.save_screenshot(str(DOCS / "ui_asset_graph.png"))
+    browser.save_screenshot(str(shots / "ui_asset_graph.png"))
     _wait(browser, node.format("sessions")).click()  # the hourly snapshot (a multi-asset)
     _wait(browser, "//*[normalize-space(text())='freshness_check']")  # its sidebar, with the freshness check
     _wait(browser, f"{tree_item}[.//div[@title='marts']]/button[.//*[@aria-label='arrow_drop_down']]").click()
@@ -212,7 +215,7 @@ def test_backfill_launched_from_the_asset_graph_fills_the_marts(webserver, brows
         if status not in ("In progress", "Requested", "unknown"):
             break
         time.sleep(5)
-    browser.save_screenshot(str(DOCS / "ui_backfill_done.png"))
+    browser.save_screenshot(str(shots / "ui_backfill_done.png"))
     assert status == "Succeeded", f"backfill {backfill} ended as {status!r} (or not within {BACKFILL_SECONDS} s)"
 
     with psycopg.connect(warehouse_url) as db:
