@@ -61,15 +61,13 @@ events AS (
            sum(CASE WHEN event_type = 'share_link_accessed' THEN quantity ELSE 0 END) AS share_links_accessed
     FROM bench_floor.usage_events GROUP BY 1, 2
 ),
-hours AS (
-    SELECT generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 hour', interval '1 hour')
-        AS hour_start
-),
 segments AS (
     SELECT s.account_id, h.hour_start, greatest(s.started_at, h.hour_start) AS segment_start,
            least(s.ended_at, h.hour_start + interval '1 hour') AS segment_end
     FROM bench_floor.sessions AS s
-    JOIN hours AS h ON h.hour_start >= date_trunc('hour', s.started_at) AND h.hour_start < s.ended_at
+    CROSS JOIN LATERAL generate_series(date_trunc('hour', s.started_at), s.ended_at - interval '1 microsecond',
+                                       interval '1 hour') AS h (hour_start)
+    WHERE h.hour_start < %(end)s
 ),
 boundaries AS (
     SELECT account_id, hour_start, segment_start AS at, 1 AS delta FROM segments WHERE segment_end > segment_start

@@ -102,7 +102,10 @@ def floor(url: str, start: datetime, end: datetime) -> dict:
             for statement in statements:
                 conn.execute(statement, params if "%(" in statement else None)
             steps[name] = time.perf_counter() - began
-    return {"steps": steps, "seconds": sum(v for k, v in steps.items() if k != "reset")}
+        extracted = sum(conn.execute(f"SELECT count(*) FROM bench_floor.{t}").fetchone()[0] for t in (
+            "accounts", "subscriptions", "sessions", "usage_events", "invoices", "account_state_hourly"))
+    return {"steps": steps, "seconds": sum(v for k, v in steps.items() if k != "reset"),
+            "extracted_rows": extracted, "extract_rows_per_second": extracted / steps["extract"]}
 
 
 def floor_check(url: str) -> dict:

@@ -107,6 +107,8 @@ def run(sc: Scale) -> dict:
         "dbt_invocation": Figure("One dbt invocation, empty hour (start-up + fixed cost)", "s", dbt_calls),
         "ingest_rows_per_second": Figure("Ingest into raw", "rows/s", [i["rows_per_second"] for i in ingests]),
         "ingest_seconds": Figure("Ingest wall time", "s", [i["seconds"] for i in ingests]),
+        "ingest_floor_rows_per_second": Figure("Floor: INSERT … SELECT of the same rows", "rows/s",
+                                               [f["extract_rows_per_second"] for f in floors]),
         "backfill_peak_rss": Figure("Backfill process peak RSS", "MB", [b["peak_rss_mb"] for b in backfills]),
         "backfill_peak_rss_dbt": Figure("Largest dbt child peak RSS", "MB",
                                         [b["peak_rss_children_mb"] for b in backfills]),

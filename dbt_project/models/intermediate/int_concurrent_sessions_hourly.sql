@@ -3,24 +3,26 @@
 -- intervals [started_at, ended_at): one ending at the instant another starts does not overlap.
 -- A sweep per account-hour: +1 where a session (clipped to the hour) starts, -1 where it ends,
 -- ends sorted before starts at the same instant; the peak is the running sum's maximum.
-with hours as (
-    {{ period_spine('hour', "select min(started_at) from " ~ ref('stg_app__sessions')) }}
-),
-
-segments as (
+-- Each session is cut into the hours it overlaps by generating just those hours (a session lasts
+-- at most 24 hours: longer ones are quarantined), then kept to the window's hours up to now. Joining
+-- every session to an hour spine with range conditions instead compares every session with every
+-- hour of the window: 112 s instead of 0.2 s to cut 390k sessions of a 150-day range (measured).
+with segments as (
     select
         s.account_id,
-        h.period_start as hour_start,
-        greatest(s.started_at, h.period_start) as segment_start,
-        least(s.ended_at, h.period_start + interval '1 hour') as segment_end
+        h.hour_start,
+        greatest(s.started_at, h.hour_start) as segment_start,
+        least(s.ended_at, h.hour_start + interval '1 hour') as segment_end
     from {{ ref('stg_app__sessions') }} as s
-    inner join hours as h
-        on h.period_start >= date_trunc('hour', s.started_at)
-        and h.period_start < s.ended_at
+    cross join lateral generate_series(
+        date_trunc('hour', s.started_at), s.ended_at - interval '1 microsecond', interval '1 hour'
+    ) as h (hour_start)
     where s.started_at < {{ window_end() }}
         and s.ended_at > {{ window_start() }}
         -- sessions last at most 24 hours (longer ones are quarantined): lets the index help
         and s.started_at >= {{ window_start() }} - interval '24 hours'
+        and h.hour_start >= date_trunc('hour', {{ window_start() }})
+        and h.hour_start < least({{ window_end() }}, current_timestamp)
 ),
 
 boundaries as (
