@@ -29,3 +29,32 @@
         interval '1 month'
     ) as m
 {%- endmacro %}
+
+{#- Activity per account and UTC day, from the daily-partitioned int_account_activity_days (raw
+    telemetry is purged after the retention period; this table keeps the history). Before the
+    daily layer's first run the table does not exist yet: the marts then see no activity instead
+    of failing, and the next rebuild after the daily run fills them. Models calling this also
+    declare `-- depends_on: {{ ref('int_account_activity_days') }}` (refs under `execute` are
+    invisible to dbt's parser). -#}
+{% macro customers_activity_days() -%}
+    {%- set relation = load_relation(ref('int_account_activity_days')) if execute else none -%}
+    {%- if relation is not none -%}
+    (select account_id, activity_date, first_session_at from {{ ref('int_account_activity_days') }})
+    {%- else -%}
+    (select cast(null as bigint) as account_id, cast(null as date) as activity_date,
+            cast(null as timestamp with time zone) as first_session_at
+     where false)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The last UTC day the daily layer has built (fct_usage_daily holds a row for every signed-up
+    account and day it built): activity after it is not in int_account_activity_days yet, so an
+    inactivity streak may only be judged up to this day. NULL before the first daily run. -#}
+{% macro customers_last_built_day() -%}
+    {%- set relation = load_relation(ref('fct_usage_daily')) if execute else none -%}
+    {%- if relation is not none -%}
+    (select max(usage_date) from {{ ref('fct_usage_daily') }})
+    {%- else -%}
+    cast(null as date)
+    {%- endif -%}
+{%- endmacro %}

@@ -1,9 +1,11 @@
 """Purge raw telemetry and quarantined rows older than the retention period, once rolled up.
 
 What is purged: the hour-grain telemetry in raw (sessions, usage events, hourly account state)
-and every quarantine table, for whole UTC days older than RETENTION_DAYS (default 90) whose
-daily usage rollup exists in marts.fct_usage_daily. A day that is due but not rolled up yet is
-held back, never lost. Kept: raw.accounts and raw.subscriptions (entities the marts need whole),
+and every quarantine table, for whole UTC days older than RETENTION_DAYS (default 90) that are
+rolled up: the day has rows in marts.fct_usage_daily and, if raw holds sessions or usage events
+of the day, in intermediate.int_account_activity_days (the activity the customer marts are
+rebuilt from; a day without activity has no rows there). A day that is due but not rolled up
+yet is held back, never lost. Kept: raw.accounts and raw.subscriptions (entities the marts need whole),
 raw.invoices (financial records, kept for accounting), raw.plans and raw.snapshot_log.
 Each run deletes in one transaction and records what it removed in ops.retention_runs; a second
 run on the same day removes nothing.
@@ -27,6 +29,8 @@ RAW_TELEMETRY = (
     ("account_state_hourly", "hour_start"),
 )
 ROLLUP = "marts.fct_usage_daily"
+ACTIVITY_ROLLUP = "intermediate.int_account_activity_days"
+ACTIVITY_SOURCES = (("raw", "sessions", "started_at"), ("raw", "usage_events", "occurred_at"))
 
 
 @dataclass(frozen=True)
@@ -87,12 +91,19 @@ def _due_days(conn: psycopg.Connection, targets: list[tuple[str, str, str]], cut
     return {r[0] for r in conn.execute(union, {"cutoff": cutoff})}
 
 
-def _rolled_up_days(conn: psycopg.Connection, cutoff: datetime) -> set[date]:
-    exists = conn.execute("SELECT to_regclass(%s)", (ROLLUP,)).fetchone()[0]
-    if exists is None:
+def _days_in(conn: psycopg.Connection, table: str, column: str, cutoff: datetime) -> set[date]:
+    if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
         return set()
     return {r[0] for r in conn.execute(
-        f"SELECT DISTINCT usage_date FROM {ROLLUP} WHERE usage_date < %s", (cutoff.date(),))}
+        f"SELECT DISTINCT {column} FROM {table} WHERE {column} < %s", (cutoff.date(),))}
+
+
+def _rolled_up_days(conn: psycopg.Connection, cutoff: datetime) -> set[date]:
+    """Due days in the usage rollup whose activity (if raw has any) is in the activity rollup."""
+    usage = _days_in(conn, ROLLUP, "usage_date", cutoff)
+    activity = _days_in(conn, ACTIVITY_ROLLUP, "activity_date", cutoff)
+    raw_active = _due_days(conn, list(ACTIVITY_SOURCES), cutoff)
+    return {day for day in usage if day in activity or day not in raw_active}
 
 
 def purge_expired(url: str, retention_days: int, now: datetime | None = None) -> RetentionReport:

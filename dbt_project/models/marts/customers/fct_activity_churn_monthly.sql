@@ -4,6 +4,10 @@
 -- activity are completed on a day of the month: its last active day d is followed by the
 -- inactive days d+1 .. d+N and d+N falls in the month (and in observed data).
 -- Subscription churn is a separate table (fct_subscription_churn_monthly).
+-- Activity comes from int_account_activity_days (daily partitions, kept after the retention
+-- purge), so a day counts once the daily layer has built it; streaks are judged up to that day.
+-- depends_on: {{ ref('int_account_activity_days') }}
+-- depends_on: {{ ref('fct_usage_daily') }}
 {% set n = var('activity_churn_days') | int %}
 
 with months as (
@@ -11,7 +15,14 @@ with months as (
 ),
 
 last_observed_day as (
-    select cast({{ customers_data_horizon() }} - interval '1 microsecond' as date) as day
+    select least(
+        cast({{ customers_data_horizon() }} - interval '1 microsecond' as date),
+        {{ customers_last_built_day() }}
+    ) as day
+),
+
+activity_days as (
+    select account_id, activity_date from {{ customers_activity_days() }} as d
 ),
 
 activity as (
@@ -19,7 +30,7 @@ activity as (
         account_id,
         activity_date,
         lead(activity_date) over (partition by account_id order by activity_date) as next_activity_date
-    from {{ ref('int_account_activity_days') }}
+    from activity_days
 ),
 
 -- the day each N-day inactivity streak is completed
@@ -33,7 +44,7 @@ churn_days as (
 active_before_start as (
     select distinct m.month_start, a.account_id
     from months as m
-    inner join {{ ref('int_account_activity_days') }} as a
+    inner join activity_days as a
         on a.activity_date >= m.month_start - {{ n }} and a.activity_date < m.month_start
 ),
 

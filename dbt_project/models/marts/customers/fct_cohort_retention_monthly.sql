@@ -7,6 +7,8 @@
 -- Retention is net and relative to month 0: paying_accounts / paying_accounts of month 0 and
 -- mrr / mrr of month 0 (NULL when month 0 is 0). Accounts that start paying later raise it,
 -- so it can exceed 1. paying_share_of_cohort divides by the cohort size instead.
+-- Activity comes from int_account_activity_days (daily partitions, kept after the retention purge).
+-- depends_on: {{ ref('int_account_activity_days') }}
 with months as (
     {{ customers_month_spine() }}
 ),
@@ -43,7 +45,7 @@ paying_at_end as (
 active as (
     select distinct g.cohort_month, g.period_month, g.account_id
     from grid as g
-    inner join {{ ref('int_account_activity_days') }} as d
+    inner join {{ customers_activity_days() }} as d
         on d.account_id = g.account_id
        and d.activity_date >= g.period_month and d.activity_date < g.next_month_start
 ),

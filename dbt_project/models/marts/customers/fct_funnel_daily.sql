@@ -3,6 +3,9 @@
 --   started_trial: ever started a trial subscription row (as of the build)
 --   converted_to_paid: ever had a paid row (not a trial, not the free plan; as of the build)
 -- Trial and paid steps have no window: recent signup days are still maturing.
+-- First sessions come from int_account_activity_days (each day's first valid session start,
+-- daily partitions kept after the retention purge), not from raw sessions.
+-- depends_on: {{ ref('int_account_activity_days') }}
 {% set window_days = var('activation_window_days') | int %}
 
 with accounts as (
@@ -11,8 +14,9 @@ with accounts as (
 ),
 
 first_session as (
-    select account_id, min(started_at) as first_session_at
-    from {{ ref('stg_app__sessions') }}
+    select account_id, min(first_session_at) as first_session_at
+    from {{ customers_activity_days() }} as d
+    where first_session_at is not null
     group by account_id
 ),
 
