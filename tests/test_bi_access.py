@@ -56,7 +56,8 @@ def test_bi_role_is_granted_exactly_the_chosen_ml_tables(bi_url):
 
 
 @pytest.mark.parametrize("table", ["raw.accounts", "raw.sessions", "quarantine.sessions",
-                                   "raw.snapshot_log", "app.accounts", "public.schema_migrations"])
+                                   "raw.snapshot_log", "app.accounts", "public.schema_migrations",
+                                   "intermediate.int_account_activity_days"])
 def test_bi_role_is_refused_outside_marts(bi_url, table):
     with psycopg.connect(bi_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute(f"SELECT * FROM {table} LIMIT 1")
