@@ -26,7 +26,7 @@ SUMMARY = "Summary metrics"
 DAILY_PREFIX = "Daily log: "
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SECTION = re.compile(r"^\[(.+)\]$")
-_XLSX_FORMATS = {"integer": "#,##0", "money": "#,##0.00", "number": "#,##0.00", "percent": "0.0",
+_XLSX_FORMATS = {"integer": "#,##0", "money": "#,##0.00", "number": "#,##0.00", "percent": '0.0"%"',
                  "ratio": "0.0%"}
 
 
@@ -160,6 +160,14 @@ def _write_sheet(ws, table: Table, header_fill: PatternFill) -> None:
     ws.freeze_panes = "A2"
 
 
+def _format_summary_values(ws) -> None:
+    """The summary's value column mixes kinds: format each cell by its row's `kind`."""
+    for value, kind in ws.iter_rows(min_row=2, min_col=2, max_col=3):
+        if isinstance(value.value, int | float) and not isinstance(value.value, bool) and kind.value in _XLSX_FORMATS:
+            whole = isinstance(value.value, int) and kind.value == "number"
+            value.number_format = _XLSX_FORMATS["integer" if whole else kind.value]
+
+
 def render_xlsx(document: Document) -> bytes:
     """One sheet per section (Summary, breakdowns, Daily log), header row styled, panes frozen."""
     workbook = Workbook()
@@ -178,6 +186,8 @@ def render_xlsx(document: Document) -> bytes:
             ws.title = _sheet_title("Summary" if title == SUMMARY else
                                     "Daily log" if title.startswith(DAILY_PREFIX) else title, used)
             _write_sheet(ws, table, fill)
+            if title == SUMMARY:
+                _format_summary_values(ws)
     info = workbook.create_sheet(_sheet_title("Report", used))
     for row in _info(document):
         info.append(row)

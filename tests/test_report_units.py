@@ -217,3 +217,9 @@ def test_cli_requests_resolve_to_partitions():
         resolve_request("monthly_revenue", "2025-12", today)
     with pytest.raises(ReportRequestError, match="starts on the 1st"):
         resolve_request("monthly_revenue", "2026-02-02", today)
+
+
+def test_xlsx_summary_values_are_formatted_by_their_kind():
+    summary = openpyxl.load_workbook(io.BytesIO(render_xlsx(sample_document())))["Summary"]
+    assert (summary["B2"].value, summary["B2"].number_format) == (1234.5, "#,##0.00")
+    assert (summary["B3"].value, summary["B3"].number_format) == (42, "#,##0")

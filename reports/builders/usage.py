@@ -98,8 +98,9 @@ def account_document(spec: ReportSpec, period: Period, account: pd.Series, datas
     notes = []
     projection = _row(dataset["projections"], account_id=account_id)
     if projection is not None:
+        no_limit = "no current plan" if pd.isna(projection["plan_id"]) else "unlimited"
         rows = [{"metric": label, "projected": projection[proj],
-                 "plan_limit": "unlimited" if pd.isna(projection[limit]) else projection[limit],
+                 "plan_limit": no_limit if pd.isna(projection[limit]) else projection[limit],
                  "projected_pct_of_limit": None if pd.isna(projection[limit]) or not projection[limit]
                  else 100 * float(projection[proj]) / float(projection[limit])}
                 for label, _, limit, _, proj in LIMITS]
