@@ -46,12 +46,18 @@ from orchestration.defs.warehouse_checks import (
 )
 from orchestration.settings import get_settings
 
-jobs = [hourly_snapshot_job, dimensions_job, daily_rollup_job, monthly_rollup_job, ml_job, *report_jobs.values()]
-schedules = [hourly_snapshot_schedule, *report_schedules]
-jobs.append(warehouse_expectations_job)
-schedules.append(warehouse_expectations_schedule)
-jobs += [*operation_jobs, freshness_checks_job]
-schedules.append(retention_schedule)
+jobs = [
+    hourly_snapshot_job,
+    dimensions_job,
+    daily_rollup_job,
+    monthly_rollup_job,
+    ml_job,
+    *report_jobs.values(),
+    warehouse_expectations_job,
+    *operation_jobs,
+    freshness_checks_job,
+]
+schedules = [hourly_snapshot_schedule, *report_schedules, warehouse_expectations_schedule, retention_schedule]
 if get_settings().demo_source:
     from orchestration.defs.demo_source import (
         demo_source_activity_job,
@@ -76,7 +82,12 @@ defs = dg.Definitions(
         *report_assets,
         *report_delivery_assets(report_catalogue),
     ],
-    asset_checks=[*ml_asset_checks, *freshness_checks, *report_input_checks(report_catalogue), warehouse_expectations],
+    asset_checks=[
+        *ml_asset_checks,
+        *freshness_checks,
+        *report_input_checks(report_catalogue),
+        warehouse_expectations,
+    ],
     jobs=jobs,
     schedules=schedules,
     sensors=[
