@@ -119,7 +119,8 @@ def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse_u
 def dbt_foundation_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ):
-    """Dimensions: unpartitioned, rebuilt whole (staging and intermediate models are inlined)."""
+    """Dimensions and business marts: unpartitioned, rebuilt whole (staging and intermediate models
+    are inlined, except int_account_activity_days, a daily model)."""
     yield from _run_dbt(context, dbt, warehouse.url)
 
 
