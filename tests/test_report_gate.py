@@ -7,7 +7,6 @@ and then delivers and breaks reports through real Dagster runs against a real SM
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import dagster as dg
@@ -94,15 +93,9 @@ def test_every_catalogue_report_has_a_suite():
 @pytest.fixture(scope="module")
 def built(warehouse_url: str, dagster_instance, tmp_path_factory) -> BuiltReports:
     artifacts_dir = tmp_path_factory.mktemp("artifacts")
-    previous = os.environ.get("ARTIFACTS_DIR")
-    os.environ["ARTIFACTS_DIR"] = str(artifacts_dir)
-    try:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ARTIFACTS_DIR", str(artifacts_dir))
         yield build_reports(warehouse_url, dagster_instance, artifacts_dir)
-    finally:
-        if previous is None:
-            os.environ.pop("ARTIFACTS_DIR", None)
-        else:
-            os.environ["ARTIFACTS_DIR"] = previous
 
 
 @pytest.fixture()

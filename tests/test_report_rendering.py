@@ -25,27 +25,17 @@ from reports.formatting import format_value
 from reports.periods import period_for
 from reports.render_tabular import read_sectioned_csv
 from tests.report_warehouse import HOSTILE_NAME, PERIODS, BuiltReports, build_reports
+from tests.usage_expectations import read
 
 FEB = "2026-02-01"
-
-
-def read(db, query: str, params: tuple = ()) -> pd.DataFrame:
-    cur = db.execute(query, params)
-    return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
 
 
 @pytest.fixture(scope="module")
 def built(warehouse_url: str, dagster_instance, tmp_path_factory) -> BuiltReports:
     artifacts_dir = tmp_path_factory.mktemp("artifacts")
-    previous = os.environ.get("ARTIFACTS_DIR")
-    os.environ["ARTIFACTS_DIR"] = str(artifacts_dir)
-    try:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ARTIFACTS_DIR", str(artifacts_dir))
         yield build_reports(warehouse_url, dagster_instance, artifacts_dir)
-    finally:
-        if previous is None:
-            os.environ.pop("ARTIFACTS_DIR", None)
-        else:
-            os.environ["ARTIFACTS_DIR"] = previous
 
 
 def folder(built: BuiltReports, report_id: str) -> Path:

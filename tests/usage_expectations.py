@@ -18,8 +18,8 @@ COUNT_METRICS = [
 ]
 
 
-def read(conn: psycopg.Connection, query: str) -> pd.DataFrame:
-    cur = conn.execute(query)
+def read(conn: psycopg.Connection, query: str, params: tuple = ()) -> pd.DataFrame:
+    cur = conn.execute(query, params or None)
     return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
 
 
