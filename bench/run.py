@@ -33,7 +33,7 @@ from bench.hooks import BenchContext, Figure, extra_figures
 from bench.machine import describe
 from bench.report import markdown, summarise
 from bench.scales import HISTORY_END, SHORT_TICK_HISTORY_DAYS, Scale, scale
-from orchestration.settings import PROJECT_ROOT
+from orchestration.settings import PROJECT_ROOT, get_settings
 
 WORK = PROJECT_ROOT / "bench" / "work"
 
@@ -57,6 +57,10 @@ def run(sc: Scale) -> dict:
     workdir.mkdir(parents=True)
     end = HISTORY_END
     start = end - timedelta(days=sc.days)
+    partitions_start = datetime.fromisoformat(get_settings().partitions_start).replace(tzinfo=UTC)
+    if start < partitions_start:
+        raise ValueError(f"PARTITIONS_START={partitions_start:%Y-%m-%d} is after the benchmark history's start "
+                         f"({start:%Y-%m-%d}): unset it or set it no later than that for `make bench`")
 
     _log(f"phase 1: {SHORT_TICK_HISTORY_DAYS}-day history, {sc.accounts} accounts")
     url = fresh_database()

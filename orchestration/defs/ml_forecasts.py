@@ -1,4 +1,5 @@
-"""Platform-level models: forecasts with measured error, usage anomalies, probability alive.
+"""Platform-level models: forecasts with measured error, usage anomalies with the detector's
+measured precision and recall on the same series, probability alive.
 
 Unpartitioned daily assets after the marts. Forecasts publish the backtest of every candidate
 next to the chosen model, so nobody has to take a forecast on faith.
