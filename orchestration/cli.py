@@ -187,16 +187,25 @@ def report(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace) -> int:
     from orchestration.warehouse.connection import connect, warehouse_url
 
+    with connect(warehouse_url()) as conn:
+        migrated = conn.execute("SELECT to_regclass('raw.snapshot_log')").fetchone()[0]
+        if migrated is None:
+            print(f"error: the warehouse at {conn.info.dbname!r} holds no platform tables yet; "
+                  "run `make demo` or `usage-analytics backfill` first", file=sys.stderr)
+            return 1
+        newest = conn.execute("SELECT max(partition_hour) FROM raw.snapshot_log").fetchone()[0]
     for name, rows in _mart_rows().items():
         print(f"marts.{name:<20} {rows:>10,}")
-    with connect(warehouse_url()) as conn:
-        newest = conn.execute("SELECT max(partition_hour) FROM raw.snapshot_log").fetchone()[0]
     print(f"newest snapshot hour: {newest}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING)
+    # Dagster sets its own loggers to INFO; the console handler's level keeps their records (and
+    # dbt's per-model lines) out of the terminal. The full log is in the Dagster instance.
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, handlers=[console])
     sys.stdout.reconfigure(line_buffering=True)  # progress lines appear as they happen
     parser = argparse.ArgumentParser(prog="usage-analytics", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
