@@ -59,9 +59,9 @@ def ingest(url: str, start: datetime, end: datetime) -> dict:
 
 
 def _instance_dir(path: Path) -> str:
-    """A fresh Dagster home: default (SQLite) storage, as a deployment's DAGSTER_HOME without config."""
+    """A fresh Dagster home: default (SQLite) storage, telemetry off (no network), as `make` creates it."""
     path.mkdir(parents=True, exist_ok=True)
-    (path / "dagster.yaml").touch()
+    (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return str(path)
 
 
