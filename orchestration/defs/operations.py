@@ -44,7 +44,7 @@ class EraseAccountConfig(dg.Config):
 @dg.op(description="Erase one account from raw, quarantine, marts, ml and reports; the source is not touched.")
 def erase_account_everywhere(context: dg.OpExecutionContext, config: EraseAccountConfig,
                              warehouse: WarehouseResource) -> dg.Output[int]:
-    report = erase_account(warehouse.url, config.account_id, config.requested_by or f"dagster run {context.run_id}")
+    report = erase_account(warehouse.url, config.account_id, config.requested_by or f"dagster run {context.run.run_id}")
     context.log.info("Erased account %d: %d rows, %d files: %s", report.account_id, report.rows_removed,
                      report.files_removed, report.removed)
     return dg.Output(report.rows_removed, metadata={

@@ -61,7 +61,7 @@ def build_report_delivery(spec: ReportSpec) -> dg.AssetsDefinition:
         if refusal:
             raise dg.Failure(description=f"{spec.id} {context.partition_key} not delivered: {refusal}")
         try:
-            summary = deliver_report(warehouse.url, spec.id, context.partition_key, run_id=context.run_id)
+            summary = deliver_report(warehouse.url, spec.id, context.partition_key, run_id=context.run.run_id)
         except DeliveryError as exc:
             raise dg.Failure(description=str(exc), metadata=exc.summary.counts()) from exc
         context.log.info("%s %s delivered: %s", spec.id, context.partition_key, summary.counts())

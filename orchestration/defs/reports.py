@@ -99,7 +99,7 @@ def build_report_assets(spec: ReportSpec) -> list[dg.AssetsDefinition]:
         period = period_for(spec.schedule, context.partition_key)
         settings = get_settings()
         result = publish_report(warehouse.url, spec, period, dataset, settings.artifacts_dir,
-                                upstream_partitions(context, spec), dagster_run_id=context.run_id,
+                                upstream_partitions(context, spec), dagster_run_id=context.run.run_id,
                                 workers=settings.report_render_workers)
         context.log.info("%s %s: %s files, %s documents (%s with no data) in %s", spec.id, period.key,
                          len(result.artifacts), result.documents, result.empty_documents, result.folder)
