@@ -16,8 +16,6 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import psycopg
-
 from orchestration.settings import PROJECT_ROOT
 from orchestration.warehouse.connection import connect, dbt_env
 
@@ -34,7 +32,7 @@ def simulate(url: str, accounts: int, days: int, seed: int, end: datetime) -> di
 
     migrate(url)
     began = time.perf_counter()
-    with psycopg.connect(url) as conn:
+    with connect(url) as conn:
         apply_source_schema(conn)
         counts = simulate_history(conn, accounts=accounts, days=days, seed=seed, end=end, bad_rate=0.0)
         conn.commit()
@@ -174,7 +172,7 @@ def hourly_ticks(url: str, history_start: datetime | None, history_end: datetime
             job.execute_in_process(instance=instance, tags=tags, run_config=QUIET, raise_on_error=True)
         for k in range(1, ticks + 2):
             hour_end = history_end + k * HOUR
-            with psycopg.connect(url) as conn:
+            with connect(url) as conn:
                 append_activity(conn, until=hour_end, bad_rate=0.0)
                 conn.commit()
             request = hourly_tick_request(hour_end + timedelta(minutes=5), url, url,

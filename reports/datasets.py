@@ -16,8 +16,10 @@ from datetime import date
 from decimal import Decimal
 
 import pandas as pd
+import psycopg
 
 from orchestration.warehouse.connection import connect
+from orchestration.warehouse.frames import query_frame
 from reports.catalogue import ReportSpec
 
 
@@ -36,10 +38,8 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def read_table(conn, query: str, period_start: date, period_end: date) -> pd.DataFrame:
-    cur = conn.execute(query, {"period_start": period_start, "period_end": period_end})
-    frame = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
-    return _normalise(frame)
+def read_table(conn: psycopg.Connection, query: str, period_start: date, period_end: date) -> pd.DataFrame:
+    return _normalise(query_frame(conn, query, {"period_start": period_start, "period_end": period_end}))
 
 
 def load_dataset(url: str, spec: ReportSpec, period_start: date, period_end: date) -> dict[str, pd.DataFrame]:

@@ -16,10 +16,15 @@ from psycopg import sql
 from orchestration.warehouse.connection import connect
 
 
+def query_frame(conn: psycopg.Connection, query: str, params: dict | tuple | None = None) -> pd.DataFrame:
+    """A query's rows on the caller's connection, so several reads can share one snapshot."""
+    cur = conn.execute(query, params)
+    return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+
+
 def read_frame(url: str, query: str, params: dict | tuple | None = None) -> pd.DataFrame:
     with connect(url) as conn:
-        cur = conn.execute(query, params)
-        return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+        return query_frame(conn, query, params)
 
 
 def copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> int:
