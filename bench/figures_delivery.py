@@ -11,9 +11,10 @@ owner look-up, ledger, one SMTP session) to a real aiosmtpd server on 127.0.0.1.
 The audience is cut honestly: the whole month's dataset is loaded as the input asset loads it,
 then every table is restricted to the first 1,000 audience accounts (by id) that have an owner
 e-mail not already taken by an earlier account (the ledger sends one message per address), and
-that restricted dataset goes through the same gate, render and delivery code. The server must have accepted exactly one message per account, each with every format attached, or
-the figure fails. Each repeat first clears the period's ledger rows, artifact rows and folder,
-so it redoes all the work instead of finding everything "already sent".
+that restricted dataset goes through the same gate, render and delivery code. The server must
+have accepted exactly one message per account, each with every format attached, or the figure
+fails. Each repeat first clears the period's ledger rows, artifact rows and folder, so it redoes
+all the work instead of finding everything "already sent".
 """
 
 from __future__ import annotations
