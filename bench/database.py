@@ -35,15 +35,23 @@ def _server_url() -> str:
     return settings.warehouse_url or embedded_warehouse_url(settings.embedded_warehouse_dir)
 
 
-def fresh_database() -> str:
-    """Drop and create the benchmark database; point this process (and its children) at it."""
-    name = bench_database()
+def _recreate(name: str) -> str:
     server = _server_url()
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = make_conninfo(**{**conninfo_to_dict(server), "dbname": name})
+    return make_conninfo(**{**conninfo_to_dict(server), "dbname": name})
+
+
+def fresh_dagster_storage() -> str:
+    """An empty database `<BENCH_DATABASE>_dagster` for a Dagster instance's runs and events."""
+    return _recreate(f"{bench_database()}_dagster")
+
+
+def fresh_database() -> str:
+    """Drop and create the benchmark database; point this process (and its children) at it."""
+    url = _recreate(bench_database())
     os.environ["WAREHOUSE_URL"] = url
     os.environ.pop("SOURCE_URL", None)
     from orchestration.warehouse.connection import warehouse_url

@@ -23,6 +23,7 @@ FLOOR_SQL = Path(__file__).with_name("floor.sql")
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 USAGE_LAYERS = ("hourly_snapshot_job", "daily_rollup_job", "monthly_rollup_job")
 HOUR = timedelta(hours=1)
+STORAGE_URL_ENV = "BENCH_DAGSTER_STORAGE_URL"
 
 
 def simulate(url: str, accounts: int, days: int, seed: int, end: datetime) -> dict:
@@ -57,9 +58,17 @@ def ingest(url: str, start: datetime, end: datetime) -> dict:
 
 
 def _instance_dir(path: Path) -> str:
-    """A fresh Dagster home: default (SQLite) storage, telemetry off (no network), as `make` creates it."""
+    """A fresh Dagster home configured as `make` configures one (orchestration/dagster_instance.py):
+    PostgreSQL storage (an empty database on the benchmark's server), batched event writes, telemetry
+    off. The storage URL reaches the child processes through the environment, not the file.
+    """
+    from bench.database import fresh_dagster_storage
+    from orchestration.dagster_instance import apply_event_settings, instance_yaml, storage_url
+
     path.mkdir(parents=True, exist_ok=True)
-    (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    os.environ[STORAGE_URL_ENV] = storage_url(fresh_dagster_storage())
+    apply_event_settings()
+    (path / "dagster.yaml").write_text(instance_yaml(url_env=STORAGE_URL_ENV))
     return str(path)
 
 

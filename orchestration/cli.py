@@ -18,8 +18,10 @@ import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from orchestration import cli_operations
+from orchestration.dagster_instance import apply_event_settings
 
 HOUR = timedelta(hours=1)
 DEMO_INTERNAL_RECIPIENT = "internal-reports@example.invalid"
@@ -40,8 +42,13 @@ def _floor_hour(moment: datetime) -> datetime:
 
 
 def _instance():
+    """DAGSTER_HOME's instance, configured on first use (orchestration/dagster_instance.py)."""
     import dagster as dg
 
+    from orchestration.dagster_instance import ensure_instance_config
+
+    if os.environ.get("DAGSTER_HOME"):
+        ensure_instance_config(Path(os.environ["DAGSTER_HOME"]))
     return dg.DagsterInstance.get()
 
 
@@ -215,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     console.setLevel(logging.WARNING)
     logging.basicConfig(level=logging.WARNING, handlers=[console])
     sys.stdout.reconfigure(line_buffering=True)  # progress lines appear as they happen
+    apply_event_settings()
     parser = argparse.ArgumentParser(prog="usage-analytics", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)

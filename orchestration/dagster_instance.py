@@ -1,0 +1,108 @@
+"""The Dagster instance the platform runs with: its storage and its event-writing settings.
+
+A single-run backfill of 90 days of hours materializes 2,160 partitions of every hourly asset, and
+Dagster records one event per partition and asset. On the default SQLite storage each event is its
+own write (about 6 ms): 17,000 events cost longer than the extraction itself. So:
+
+- the instance stores runs, events and schedules in PostgreSQL (`dagster-postgres`, the storage a
+  Kubernetes deployment uses too), in database `dagster` on the embedded warehouse server;
+- `DAGSTER_EVENT_BATCH_SIZE` lets Dagster write a step's materialization events in batches;
+- `DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS` records one "planned" event per asset and
+  range run instead of one per partition (Dagster's opt-in; the price: when a range run fails, its
+  partitions show as missing rather than failed in the UI, and the run itself shows the failure).
+
+`python -m orchestration.dagster_instance` (run by `make demo`, `make ui` and `make bench`) starts the
+embedded server if needed and writes `$DAGSTER_HOME/dagster.yaml` when it does not exist yet. An
+existing dagster.yaml is the operator's and is never rewritten. With WAREHOUSE_URL set, the file
+keeps Dagster's default SQLite storage: point `storage` at your PostgreSQL yourself
+(docs/operations.md), so that no password is ever written to a file here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+EVENT_SETTINGS = {
+    "DAGSTER_EVENT_BATCH_SIZE": "1000",
+    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1",
+}
+STORAGE_DATABASE = "dagster"
+TELEMETRY_OFF = "telemetry:\n  enabled: false\n"
+
+
+def apply_event_settings() -> None:
+    """Batch event writes in this process unless the environment already says otherwise."""
+    for name, value in EVENT_SETTINGS.items():
+        os.environ.setdefault(name, value)
+
+
+def ensure_database(server_url: str, name: str) -> str:
+    """Create database `name` on the server of `server_url` if missing; return its URL."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return make_conninfo(server_url, dbname=name)
+
+
+def storage_url(conninfo: str) -> str:
+    """A libpq connection string as the SQLAlchemy URL dagster-postgres takes (psycopg2 driver).
+
+    The embedded server listens on a unix socket: its directory goes in the `host` query parameter.
+    """
+    parts = conninfo_to_dict(conninfo)
+    user = parts.get("user") or "postgres"
+    password = f":{parts['password']}" if parts.get("password") else ""
+    host, port = parts.get("host") or "localhost", parts.get("port")
+    database = parts.get("dbname") or STORAGE_DATABASE
+    if host.startswith("/"):
+        query = f"?host={host}" + (f"&port={port}" if port else "")
+        return f"postgresql+psycopg2://{user}{password}@/{database}{query}"
+    return f"postgresql+psycopg2://{user}{password}@{host}{f':{port}' if port else ''}/{database}"
+
+
+def instance_yaml(postgres_url: str | None = None, *, url_env: str | None = None) -> str:
+    """dagster.yaml: telemetry off (no network at run time) and, given one, PostgreSQL storage.
+
+    `url_env` names an environment variable holding the URL instead of writing it into the file.
+    """
+    if postgres_url is None and url_env is None:
+        return TELEMETRY_OFF
+    value = f"{{env: {url_env}}}" if url_env else f'"{postgres_url}"'
+    return TELEMETRY_OFF + f"storage:\n  postgres:\n    postgres_url: {value}\n"
+
+
+def ensure_instance_config(home: Path) -> Path:
+    """Write `home/dagster.yaml` unless it exists (see the module docstring); return its path."""
+    from orchestration.settings import get_settings
+    from orchestration.warehouse.connection import warehouse_url
+
+    path = home / "dagster.yaml"
+    server = warehouse_url()  # starts the embedded server when WAREHOUSE_URL is unset
+    if path.exists():
+        return path
+    home.mkdir(parents=True, exist_ok=True)
+    if get_settings().warehouse_url:
+        path.write_text(instance_yaml())
+    else:
+        path.write_text(instance_yaml(storage_url(ensure_database(server, STORAGE_DATABASE))))
+    return path
+
+
+def main() -> int:
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        print("DAGSTER_HOME is not set: nothing to configure", file=sys.stderr)
+        return 2
+    path = ensure_instance_config(Path(home))
+    print(f"Dagster instance: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
