@@ -20,6 +20,7 @@ all the work instead of finding everything "already sent".
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import time
 from collections.abc import Iterator
@@ -88,6 +89,12 @@ def restrict(dataset: dict[str, pd.DataFrame], account_ids: list[int]) -> dict[s
             for name, frame in dataset.items()}
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and its reaped children (the render pool's workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _clear_period(url: str, report_id: str, period_key: str, folder: Path) -> None:
     """Forget the period's deliveries and files so a repeat sends and renders everything again."""
     from orchestration.warehouse.connection import connect
@@ -114,6 +121,7 @@ def _one_delivery(url: str, spec: ReportSpec, period: Period, account_ids: list[
     settings = get_settings()
     _clear_period(url, spec.id, period.key, period_dir(settings.artifacts_dir, spec.id, period.key))
     server.clear()
+    cpu_before = _cpu_seconds()
     began = time.perf_counter()
     dataset = restrict(load_dataset(url, spec, period.start, period.end), account_ids)
     loaded = time.perf_counter()
@@ -126,6 +134,7 @@ def _one_delivery(url: str, spec: ReportSpec, period: Period, account_ids: list[
     rendered = time.perf_counter()
     summary = deliver_report(url, spec.id, period.key)
     delivered = time.perf_counter()
+    cpu = _cpu_seconds() - cpu_before
 
     received = server.received
     expected = len(account_ids)
@@ -138,7 +147,7 @@ def _one_delivery(url: str, spec: ReportSpec, period: Period, account_ids: list[
         raise RuntimeError(f"{len(short)} messages reached the SMTP server without all {len(spec.formats)} "
                            f"attachments (e.g. to {short[0].recipients}: {short[0].attachments})")
     return {"load": loaded - began, "gate": gated - loaded, "render": rendered - gated,
-            "deliver": delivered - rendered, "total": delivered - began,
+            "deliver": delivered - rendered, "total": delivered - began, "cpu": cpu,
             "pages": published.pdf_pages or 0, "megabytes": sum(r.size for r in received) / 1e6}
 
 
@@ -196,4 +205,6 @@ def report_delivery_times(ctx: BenchContext) -> dict[str, Figure]:
                                          [r["render"] for r in runs]),
         "report_delivery_smtp": Figure(f"… {who}: SMTP delivery through the ledger", "s",
                                        [r["deliver"] for r in runs]),
+        "report_delivery_cpu": Figure(f"… {who}: CPU seconds, this process and its render workers", "s",
+                                      [r["cpu"] for r in runs]),
     }
