@@ -25,16 +25,29 @@ SELECT event_id, account_id, occurred_at, event_type, export_format, quantity, r
 FROM app.usage_events WHERE occurred_at >= %(start)s AND occurred_at < %(end)s;
 CREATE TABLE bench_floor.invoices AS
 SELECT * FROM app.invoices WHERE issued_at >= %(start)s AND issued_at < %(end)s;
+-- The subscription active at each reading, found as the platform finds it (orchestration/snapshots/
+-- tables.py): subscriptions cut into segments between consecutive start/end instants, one hash join.
 CREATE TABLE bench_floor.account_state_hourly AS
+WITH bounds AS (
+    SELECT account_id, started_at AS instant FROM app.subscriptions
+    UNION SELECT account_id, ended_at FROM app.subscriptions WHERE ended_at IS NOT NULL
+),
+segments AS (
+    SELECT account_id, instant AS lo, lead(instant) OVER (PARTITION BY account_id ORDER BY instant) AS hi
+    FROM bounds
+),
+active AS (
+    SELECT DISTINCT ON (g.account_id, g.lo) g.account_id, g.lo, g.hi, s.plan_id, s.billing_period, s.status
+    FROM segments AS g
+    JOIN app.subscriptions AS s ON s.account_id = g.account_id AND s.started_at <= g.lo
+         AND (s.ended_at IS NULL OR s.ended_at >= coalesce(g.hi, 'infinity'))
+    ORDER BY g.account_id, g.lo, s.started_at DESC, s.subscription_id DESC
+)
 SELECT date_trunc('hour', r.measured_at - interval '1 microsecond') AS hour_start, r.account_id,
-       r.storage_used_mb, s.plan_id, s.billing_period, s.status AS subscription_status
+       r.storage_used_mb, a.plan_id, a.billing_period, a.status AS subscription_status
 FROM app.storage_readings AS r
-LEFT JOIN LATERAL (
-    SELECT s.plan_id, s.billing_period, s.status FROM app.subscriptions AS s
-    WHERE s.account_id = r.account_id AND s.started_at < r.measured_at
-      AND (s.ended_at IS NULL OR s.ended_at >= r.measured_at)
-    ORDER BY s.started_at DESC LIMIT 1
-) AS s ON true
+LEFT JOIN active AS a
+  ON a.account_id = r.account_id AND r.measured_at > a.lo AND (a.hi IS NULL OR r.measured_at <= a.hi)
 WHERE r.measured_at > %(start)s AND r.measured_at <= %(end)s;
 CREATE INDEX ON bench_floor.sessions (started_at);
 CREATE INDEX ON bench_floor.usage_events (occurred_at);

@@ -47,9 +47,17 @@ def usage_rows(url: str) -> int:
 
 
 def ingest(url: str, start: datetime, end: datetime) -> dict:
-    """Source rows into raw through the platform's own extraction (COPY, classify, replace windows)."""
+    """Source rows into empty raw tables through the platform's own extraction (COPY, classify,
+    replace windows). The tables are emptied first and end up as they were: every run loads the
+    same rows from the same state, as a first backfill does.
+    """
     from orchestration.snapshots.run import snapshot_window
+    from orchestration.snapshots.tables import HOURLY_SNAPSHOT_TABLES
 
+    tables = [f"{schema}.{t.name}" for t in HOURLY_SNAPSHOT_TABLES for schema in ("raw", "quarantine")]
+    with connect(url) as conn:
+        conn.execute(f"TRUNCATE {', '.join(tables)}, raw.snapshot_log")
+        conn.commit()
     began = time.perf_counter()
     results = snapshot_window(url, url, start, end)
     seconds = time.perf_counter() - began

@@ -17,10 +17,12 @@ GOALS = {
 SECTIONS = [
     ("Backfill: Dagster vs the plain-SQL floor",
      "All hourly snapshots and the hourly/daily/monthly usage rollups of the history, through Dagster "
-     "(`orchestration.pipeline.run_layers`: one single-run backfill per layer, SQLite instance storage in a "
-     "fresh DAGSTER_HOME, in its own process), next to `bench/floor.sql` doing the same extraction and "
-     "aggregations in one psql-like session. The unpartitioned marts (dimensions, business marts) are built "
-     "by the same backfill but have no floor: listed apart, not in the ratio.",
+     "(`orchestration.pipeline.run_layers`: one single-run backfill per layer, in its own process, into an "
+     "empty warehouse; a fresh Dagster instance configured as `make` configures one: PostgreSQL storage on "
+     "the same server, batched event writes, see orchestration/dagster_instance.py), next to "
+     "`bench/floor.sql` doing the same extraction and aggregations in one psql-like session. The "
+     "unpartitioned marts (dimensions, business marts) are built by the same backfill but have no floor: "
+     "listed apart, not in the ratio.",
      ["backfill_dagster", "backfill_floor", "backfill_ratio", "backfill_layer_hourly", "backfill_layer_daily",
       "backfill_layer_monthly", "backfill_dimensions", "backfill_process_wall"]),
     ("Hourly tick: short vs long history",
@@ -33,7 +35,8 @@ SECTIONS = [
       "tick_history_ratio", "code_location_load", "dbt_invocation"]),
     ("Ingest into raw",
      "The platform's extraction (`snapshot_window`: COPY out of the source, classify, replace the windows "
-     "of every raw table in one transaction) over the whole history; rows = source rows loaded or "
+     "of every raw table in one transaction) over the whole history into emptied raw tables; rows = source "
+     "rows loaded or "
      "quarantined. The floor's extract step (plain INSERT … SELECT within the database, no classification) "
      "is shown for scale; the platform's source may be another server, so it must COPY across connections.",
      ["ingest_rows_per_second", "ingest_seconds", "ingest_floor_rows_per_second"]),

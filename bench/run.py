@@ -8,7 +8,9 @@ test's), on the same simulated product (bench/scales.py, fixed seed and dates):
 1. short history: 1 day simulated, its hourly layer built, then the hourly tick `tick_repeat` times
    (after one warm-up tick);
 2. long history (the scale's days): the backfill through Dagster and the floor SQL side by side,
-   `repeat` times each, interleaved; their outputs compared; ingest into raw `repeat` times; the
+   `repeat` times each, interleaved, each backfill into an empty warehouse (the database is created
+   and simulated again before each); their outputs compared; ingest into empty raw tables `repeat`
+   times; the
    hourly tick again; a cold code-location load and a bare dbt invocation; figures registered in
    bench/hooks.py.
 
@@ -75,6 +77,9 @@ def run(sc: Scale) -> dict:
     usage_rows = measure.usage_rows(url)
     backfills, floors = [], []
     for i in range(sc.repeat):
+        if i:  # every backfill starts from an empty warehouse: the same seed simulates the same source
+            url = fresh_database()
+            measure.simulate(url, sc.accounts, sc.days, sc.seed, end)
         _log(f"backfill {i + 1}/{sc.repeat}")
         backfills.append(measure.backfill(start, end, workdir / f"backfill-{i}"))
         floors.append(measure.floor(url, start, end))

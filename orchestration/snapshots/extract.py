@@ -1,8 +1,10 @@
 """Copy one hour window of a source table into raw, quarantining the rows that break a rule.
 
-Rows stream source → warehouse with COPY (never through Python objects), land in a temporary
-table, are classified with set-based SQL, and then replace exactly the window's rows in raw and
-quarantine. The caller owns the warehouse transaction, so a crash leaves no partial window.
+Rows stream source → warehouse with COPY (never through Python objects). The source server names
+each row's first broken rule while it reads the row, so the warehouse sees every row once on the
+way in (a temporary table), once to find repeated keys (a hash aggregate; the few repeats are then
+ranked) and once to write raw and quarantine. The caller owns the warehouse transaction, so a crash
+leaves no partial window.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from orchestration.snapshots.tables import SnapshotTable
 
 # Rows of accounts erased on request (ops.erased_accounts) are classified first and never stored,
 # not even in quarantine: the source may still hold them, erasure must not be undone by a re-run.
-ERASED = ("erased", "account_id IN (SELECT account_id FROM ops.erased_accounts)")
+ERASED = "erased"
+DUPLICATE = "duplicate"
+# Hash aggregates over a 90-day window (millions of keys) stay in memory instead of spilling.
+EXTRACT_WORK_MEM = "256MB"
 
 
 @dataclass(frozen=True)
@@ -32,46 +37,50 @@ def _ident(*parts: str) -> sql.Identifier:
     return sql.Identifier(*parts)
 
 
-def _cols(columns: tuple[str, ...]) -> sql.Composed:
-    return sql.SQL(", ").join(_ident(c) for c in columns)
+def _cols(columns: tuple[str, ...], prefix: str | None = None) -> sql.Composed:
+    return sql.SQL(", ").join(_ident(prefix, c) if prefix else _ident(c) for c in columns)
 
 
-def _classify_sql(table: SnapshotTable) -> sql.Composed:
-    """One pass that names each incoming row's first broken rule, then marks repeated keys.
-
-    Duplicates are only looked for among rows that broke no rule, and the copy kept is the first
-    recorded (ties broken by every column), so the choice does not depend on physical order.
-    """
-    rule_case = sql.SQL("CASE {} END").format(
-        sql.SQL(" ").join(
-            sql.SQL("WHEN ({}) THEN {}").format(sql.SQL(predicate), sql.Literal(reason))
-            for reason, predicate in (ERASED, *table.rules)
-        )
+def _ruled_source_query(table: SnapshotTable) -> sql.Composed:
+    """The table's source query, each row with the first rule it breaks (NULL: none)."""
+    whens = [sql.SQL("WHEN q.account_id = ANY(%(erased)s) THEN {}").format(sql.Literal(ERASED))]
+    whens += [
+        sql.SQL("WHEN ({}) THEN {}").format(sql.SQL(predicate), sql.Literal(reason))
+        for reason, predicate in table.rules
+    ]
+    return sql.SQL("SELECT {cols}, q.partition_at, CASE {whens} END AS reason FROM ({query}) q").format(
+        cols=_cols(table.columns, "q"), whens=sql.SQL(" ").join(whens), query=sql.SQL(table.source_query)
     )
+
+
+def _mark_duplicates(cur: psycopg.Cursor, table: SnapshotTable) -> None:
+    """Among rows that broke no rule, keep per key the first recorded (ties broken by every column,
+    so the choice does not depend on physical order) and mark the others as duplicates."""
+    key = _cols(table.duplicate_key)
     order = sql.SQL(", ").join(
-        [sql.SQL("recorded_at")] + [sql.SQL("{} NULLS LAST").format(_ident(c)) for c in table.columns]
+        [sql.SQL("i.recorded_at")] + [sql.SQL("{} NULLS LAST").format(_ident("i", c)) for c in table.columns]
     )
-    return sql.SQL(
-        """
-        CREATE TEMP TABLE classified ON COMMIT DROP AS
-        WITH ruled AS (
-            SELECT i.*, {rule_case} AS rule_reason FROM incoming i
-        )
-        SELECT {cols},
-               date_trunc('hour', partition_at) AS partition_hour,
-               coalesce(
-                   rule_reason,
-                   CASE WHEN rule_reason IS NULL AND row_number() OVER (
-                            PARTITION BY rule_reason IS NULL, {key} ORDER BY {order}) > 1
-                        THEN 'duplicate' END
-               ) AS reason
-        FROM ruled
-        """
-    ).format(
-        rule_case=rule_case,
-        cols=_cols(table.columns),
-        key=_cols(table.duplicate_key),
-        order=order,
+    cur.execute(
+        sql.SQL(
+            "CREATE TEMP TABLE repeated_keys ON COMMIT DROP AS "
+            "SELECT {key} FROM incoming WHERE reason IS NULL GROUP BY {key} HAVING count(*) > 1"
+        ).format(key=key)
+    )
+    cur.execute(
+        sql.SQL(
+            """
+            UPDATE incoming SET reason = {duplicate}
+            WHERE ctid = ANY(ARRAY(
+                SELECT row_ctid FROM (
+                    SELECT i.ctid AS row_ctid,
+                           row_number() OVER (PARTITION BY {ikey} ORDER BY {order}) AS copy_number
+                    FROM incoming i JOIN repeated_keys USING ({key})
+                    WHERE i.reason IS NULL
+                ) ranked
+                WHERE copy_number > 1
+            ))
+            """
+        ).format(duplicate=sql.Literal(DUPLICATE), ikey=_cols(table.duplicate_key, "i"), key=key, order=order)
     )
 
 
@@ -81,36 +90,33 @@ def extract_window(
     table: SnapshotTable,
     start: datetime,
     end: datetime,
+    erased_accounts: list[int],
 ) -> ExtractResult:
     """Replace raw/quarantine rows of `table` for the window [start, end) with the source's.
 
     A cumulative table's window starts at -infinity: everything up to `end` is replaced.
+    `erased_accounts` are the account ids whose rows must not be stored at all.
     """
     lower: datetime | str = "-infinity" if table.cumulative else start
-    query = psycopg.ClientCursor(source).mogrify(table.source_query, {"start": lower, "end": end})
-    incoming_cols = table.columns + ("partition_at", "account_known") + tuple(
-        name for name, _ in table.extra_columns
+    query = psycopg.ClientCursor(source).mogrify(
+        _ruled_source_query(table), {"start": lower, "end": end, "erased": erased_accounts}
     )
     with warehouse.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS incoming; DROP TABLE IF EXISTS classified")
+        cur.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(EXTRACT_WORK_MEM)))
+        cur.execute("DROP TABLE IF EXISTS incoming; DROP TABLE IF EXISTS repeated_keys")
         cur.execute(
             sql.SQL("CREATE TEMP TABLE incoming ON COMMIT DROP AS SELECT * FROM {} WITH NO DATA")
             .format(_ident("raw", table.name))
         )
-        extra = [sql.SQL("ADD COLUMN partition_at timestamptz"), sql.SQL("ADD COLUMN account_known boolean")]
-        extra += [
-            sql.SQL("ADD COLUMN {} {}").format(_ident(name), sql.SQL(sql_type))
-            for name, sql_type in table.extra_columns
-        ]
-        cur.execute(sql.SQL("ALTER TABLE incoming {}").format(sql.SQL(", ").join(extra)))
+        cur.execute("ALTER TABLE incoming ADD COLUMN partition_at timestamptz, ADD COLUMN reason text")
 
         with source.cursor() as src, src.copy(f"COPY ({query}) TO STDOUT") as out:
-            copy_in = sql.SQL("COPY incoming ({}) FROM STDIN").format(_cols(incoming_cols))
+            copy_in = sql.SQL("COPY incoming ({}, partition_at, reason) FROM STDIN").format(_cols(table.columns))
             with cur.copy(copy_in) as into:
                 for block in out:
                     into.write(block)
 
-        cur.execute(_classify_sql(table))
+        _mark_duplicates(cur, table)
         cur.execute(
             sql.SQL("DELETE FROM {} WHERE {} >= %s AND {} < %s").format(
                 _ident("raw", table.name), _ident(table.event_time), _ident(table.event_time)
@@ -124,24 +130,33 @@ def extract_window(
             (lower, end),
         )
         cur.execute(
-            sql.SQL("INSERT INTO {} ({cols}) SELECT {cols} FROM classified WHERE reason IS NULL")
-            .format(_ident("raw", table.name), cols=_cols(table.columns))
+            sql.SQL("INSERT INTO {} ({cols}) SELECT {cols} FROM incoming WHERE reason IS NULL ORDER BY {et}")
+            .format(_ident("raw", table.name), cols=_cols(table.columns), et=_ident(table.event_time))
         )
         loaded = cur.rowcount
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO {} ({cols}, reason, partition_hour) "
-                "SELECT {cols}, reason, partition_hour FROM classified WHERE reason <> {erased}"
-            ).format(_ident("quarantine", table.name), cols=_cols(table.columns), erased=sql.Literal(ERASED[0]))
-        )
-        quarantined = cur.rowcount
         by_reason = dict(
             cur.execute(
-                "SELECT reason, count(*) FROM classified WHERE reason IS NOT NULL "
-                "GROUP BY reason ORDER BY reason"
+                sql.SQL(
+                    """
+                    WITH rejected AS (
+                        SELECT {cols}, reason, date_trunc('hour', partition_at) AS partition_hour
+                        FROM incoming WHERE reason IS NOT NULL
+                    ),
+                    kept AS (
+                        INSERT INTO {quarantine} ({cols}, reason, partition_hour)
+                        SELECT {cols}, reason, partition_hour FROM rejected WHERE reason <> {erased}
+                    )
+                    SELECT reason, count(*) FROM rejected GROUP BY reason ORDER BY reason
+                    """
+                ).format(
+                    cols=_cols(table.columns),
+                    quarantine=_ident("quarantine", table.name),
+                    erased=sql.Literal(ERASED),
+                )
             ).fetchall()
         )
-        cur.execute("DROP TABLE incoming; DROP TABLE classified")
+        cur.execute("DROP TABLE incoming; DROP TABLE repeated_keys")
+    quarantined = sum(n for reason, n in by_reason.items() if reason != ERASED)
     return ExtractResult(table.name, loaded, quarantined, by_reason)
 
 
@@ -152,20 +167,28 @@ def record_snapshot_log(
     end: datetime,
     source_cutoff: datetime,
 ) -> None:
-    """Note, for every hour of the window, what the extraction saw (read by late-data detection)."""
+    """Note, for every hour of the window, what the extraction saw (read by late-data detection).
+
+    One grouped pass over the window's raw and quarantine rows, not a count per hour.
+    """
     warehouse.execute(
         sql.SQL(
             """
             INSERT INTO raw.snapshot_log AS l
                 (table_name, partition_hour, source_cutoff, rows_loaded, rows_quarantined,
                  extracted_at)
-            SELECT %(table)s, h, %(cutoff)s,
-                   (SELECT count(*) FROM {raw} r
-                     WHERE r.{et} >= h AND r.{et} < h + interval '1 hour'),
-                   (SELECT count(*) FROM {quarantine} q WHERE q.partition_hour = h),
+            SELECT %(table)s, h.hour, %(cutoff)s, coalesce(r.n, 0), coalesce(q.n, 0),
                    clock_timestamp()
             FROM generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 hour',
-                                 interval '1 hour') AS h
+                                 interval '1 hour') AS h (hour)
+            LEFT JOIN (
+                SELECT date_trunc('hour', {et}) AS hour, count(*) AS n FROM {raw}
+                WHERE {et} >= %(start)s AND {et} < %(end)s GROUP BY 1
+            ) r USING (hour)
+            LEFT JOIN (
+                SELECT partition_hour AS hour, count(*) AS n FROM {quarantine}
+                WHERE partition_hour >= %(start)s AND partition_hour < %(end)s GROUP BY 1
+            ) q USING (hour)
             ON CONFLICT (table_name, partition_hour) DO UPDATE SET
                 source_cutoff = excluded.source_cutoff,
                 rows_loaded = excluded.rows_loaded,

@@ -30,6 +30,7 @@ def snapshot_window(
         # An erasure (orchestration/operations/erasure.py) waits for this run to commit, and a run
         # starting during an erasure waits for it: no run can re-load rows it is deleting.
         warehouse.execute("LOCK TABLE ops.erased_accounts IN SHARE MODE")
+        erased = [row[0] for row in warehouse.execute("SELECT account_id FROM ops.erased_accounts")]
         # Rows recorded just before the source clock may still be committing: the cutoff is set
         # back by a margin so that late-data detection looks at them again on the next tick.
         margin = get_settings().snapshot_commit_margin_seconds
@@ -38,7 +39,7 @@ def snapshot_window(
         ).fetchone()[0]
         results = []
         for table in HOURLY_SNAPSHOT_TABLES:
-            results.append(extract_window(source, warehouse, table, start, end))
+            results.append(extract_window(source, warehouse, table, start, end, erased))
             record_snapshot_log(warehouse, table, start, end, cutoff)
         warehouse.commit()
         source.rollback()

@@ -22,13 +22,12 @@ class SnapshotTable:
     name: str
     columns: tuple[str, ...]
     event_time: str
-    # SQL over the source returning `columns`, then partition_at and account_known, for the
-    # hour window [%(start)s, %(end)s) of partition_at.
+    # SQL over the source for the hour window [%(start)s, %(end)s) of partition_at, returning
+    # `columns`, partition_at, account_known and any other column its rules read.
     source_query: str
     duplicate_key: tuple[str, ...]
+    # (reason, predicate over the source query's columns), evaluated by the source server.
     rules: tuple[tuple[str, str], ...] = ()
-    # Columns the source query returns after account_known that rules need but raw does not keep.
-    extra_columns: tuple[tuple[str, str], ...] = ()
     # Entity tables (accounts, subscriptions) are extracted cumulatively: every run reloads all
     # rows up to its window's end, so entities created before the first partition are present
     # and a run still replaces exactly what it read.
@@ -114,13 +113,36 @@ USAGE_EVENTS = SnapshotTable(
 )
 
 # A storage reading measured at 10:00:00 is the state at the end of the hour 09:00-10:00, so it
-# belongs to partition 09:00. The subscription joined is the one active at that instant.
+# belongs to partition 09:00. The subscription joined is the one active at that instant: the latest
+# started of those with started_at < measured_at <= ended_at. Instead of looking that up once per
+# reading (millions of index probes), the subscriptions are cut into segments (lo, hi] between
+# consecutive start/end instants of an account, during which the answer cannot change; each
+# reading then finds its segment with a hash join.
 ACCOUNT_STATE_HOURLY = SnapshotTable(
     name="account_state_hourly",
     columns=ACCOUNT_STATE_COLUMNS,
     event_time="hour_start",
     source_query=f"""
-        WITH readings AS (
+        WITH bounds AS (
+            SELECT account_id, started_at AS instant FROM app.subscriptions
+            UNION
+            SELECT account_id, ended_at FROM app.subscriptions WHERE ended_at IS NOT NULL
+        ),
+        segments AS (
+            SELECT account_id, instant AS lo,
+                   lead(instant) OVER (PARTITION BY account_id ORDER BY instant) AS hi
+            FROM bounds
+        ),
+        active AS (
+            SELECT DISTINCT ON (g.account_id, g.lo) g.account_id, g.lo, g.hi,
+                   s.plan_id, s.billing_period, s.status
+            FROM segments g
+            JOIN app.subscriptions s
+              ON s.account_id = g.account_id AND s.started_at <= g.lo
+             AND (s.ended_at IS NULL OR s.ended_at >= coalesce(g.hi, 'infinity'))
+            ORDER BY g.account_id, g.lo, s.started_at DESC, s.subscription_id DESC
+        ),
+        readings AS (
             SELECT date_trunc('hour', r.measured_at - interval '1 microsecond') AS hour_start,
                    r.measured_at, r.account_id, r.storage_used_mb, r.recorded_at
             FROM app.storage_readings r
@@ -130,24 +152,18 @@ ACCOUNT_STATE_HOURLY = SnapshotTable(
                    AND (r.measured_at IS NULL
                         OR r.measured_at > r.recorded_at + {FUTURE_TOLERANCE}))
         )
-        SELECT r.hour_start, r.account_id, r.storage_used_mb, s.plan_id, s.billing_period,
-               s.status, r.recorded_at,
+        SELECT r.hour_start, r.account_id, r.storage_used_mb, a.plan_id, a.billing_period,
+               a.status AS subscription_status, r.recorded_at,
                CASE WHEN r.measured_at IS NULL
                          OR r.measured_at > r.recorded_at + {FUTURE_TOLERANCE}
                     THEN r.recorded_at ELSE r.hour_start END AS partition_at,
-               EXISTS (SELECT 1 FROM app.accounts a WHERE a.account_id = r.account_id)
+               EXISTS (SELECT 1 FROM app.accounts k WHERE k.account_id = r.account_id)
                    AS account_known,
                r.measured_at
         FROM readings r
-        LEFT JOIN LATERAL (
-            SELECT s.plan_id, s.billing_period, s.status
-            FROM app.subscriptions s
-            WHERE s.account_id = r.account_id
-              AND s.started_at < r.measured_at
-              AND (s.ended_at IS NULL OR s.ended_at >= r.measured_at)
-            ORDER BY s.started_at DESC
-            LIMIT 1
-        ) s ON true
+        LEFT JOIN active a
+          ON a.account_id = r.account_id AND r.measured_at > a.lo
+         AND (a.hi IS NULL OR r.measured_at <= a.hi)
     """,
     duplicate_key=("account_id", "hour_start"),
     rules=(
@@ -158,7 +174,6 @@ ACCOUNT_STATE_HOURLY = SnapshotTable(
         ("missing_quantity", "storage_used_mb IS NULL"),
         ("negative_quantity", "storage_used_mb < 0"),
     ),
-    extra_columns=(("measured_at", "timestamptz"),),
 )
 
 
