@@ -1,10 +1,12 @@
 """Copy one hour window of a source table into raw, quarantining the rows that break a rule.
 
-Rows stream source → warehouse with COPY (never through Python objects). The source server names
-each row's first broken rule while it reads the row, so the warehouse sees every row once on the
-way in (a temporary table), once to find repeated keys (a hash aggregate; the few repeats are then
-ranked) and once to write raw and quarantine. The caller owns the warehouse transaction, so a crash
-leaves no partial window.
+Rows stream source → warehouse with COPY (never through Python objects), in one transaction the
+caller owns, so a crash leaves no partial window. The source server names each row's first broken
+rule while it reads the row; the rows that broke none are copied straight into raw, the others into
+a temporary table and from there into quarantine. Repeated keys are then looked for in what was
+loaded (orchestration/snapshots/duplicates.py), unless raw's own unique key already rules them out:
+then a repeat makes the direct copy fail, and the window is loaded again through a temporary table
+where repeats are set aside first. Clean data, the common case, is read once and written once.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
+from orchestration.snapshots.duplicates import move_duplicates
 from orchestration.snapshots.tables import SnapshotTable
 
 # Rows of accounts erased on request (ops.erased_accounts) are classified first and never stored,
 # not even in quarantine: the source may still hold them, erasure must not be undone by a re-run.
 ERASED = "erased"
-DUPLICATE = "duplicate"
 # Hash aggregates over a 90-day window (millions of keys) stay in memory instead of spilling.
 EXTRACT_WORK_MEM = "256MB"
 
@@ -53,35 +55,29 @@ def _ruled_source_query(table: SnapshotTable) -> sql.Composed:
     )
 
 
-def _mark_duplicates(cur: psycopg.Cursor, table: SnapshotTable) -> None:
-    """Among rows that broke no rule, keep per key the first recorded (ties broken by every column,
-    so the choice does not depend on physical order) and mark the others as duplicates."""
-    key = _cols(table.duplicate_key)
-    order = sql.SQL(", ").join(
-        [sql.SQL("i.recorded_at")] + [sql.SQL("{} NULLS LAST").format(_ident("i", c)) for c in table.columns]
-    )
-    cur.execute(
-        sql.SQL(
-            "CREATE TEMP TABLE repeated_keys ON COMMIT DROP AS "
-            "SELECT {key} FROM incoming WHERE reason IS NULL GROUP BY {key} HAVING count(*) > 1"
-        ).format(key=key)
-    )
-    cur.execute(
-        sql.SQL(
-            """
-            UPDATE incoming SET reason = {duplicate}
-            WHERE ctid = ANY(ARRAY(
-                SELECT row_ctid FROM (
-                    SELECT i.ctid AS row_ctid,
-                           row_number() OVER (PARTITION BY {ikey} ORDER BY {order}) AS copy_number
-                    FROM incoming i JOIN repeated_keys USING ({key})
-                    WHERE i.reason IS NULL
-                ) ranked
-                WHERE copy_number > 1
-            ))
-            """
-        ).format(duplicate=sql.Literal(DUPLICATE), ikey=_cols(table.duplicate_key, "i"), key=key, order=order)
-    )
+def _stream(source: psycopg.Connection, query: str, cur: psycopg.Cursor, target: sql.Composable) -> int:
+    """COPY a source query's rows into `target` (a table and column list); return the row count."""
+    with (
+        source.cursor() as src,
+        src.copy(f"COPY ({query}) TO STDOUT") as out,
+        cur.copy(sql.SQL("COPY {} FROM STDIN").format(target)) as into,
+    ):
+        for block in out:
+            into.write(block)
+    return cur.rowcount
+
+
+def _key_enforced_by_raw(cur: psycopg.Cursor, table: SnapshotTable) -> bool:
+    """Whether raw has a unique index on exactly the table's duplicate key."""
+    return bool(cur.execute(
+        """
+        SELECT 1 FROM pg_index i
+        WHERE i.indrelid = %s::regclass AND i.indisunique AND i.indnkeyatts = %s
+          AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a
+               WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = %s::text[]
+        """,
+        (f"raw.{table.name}", len(table.duplicate_key), sorted(table.duplicate_key)),
+    ).fetchone())
 
 
 def extract_window(
@@ -98,64 +94,69 @@ def extract_window(
     `erased_accounts` are the account ids whose rows must not be stored at all.
     """
     lower: datetime | str = "-infinity" if table.cumulative else start
-    query = psycopg.ClientCursor(source).mogrify(
+    ruled = psycopg.ClientCursor(source).mogrify(
         _ruled_source_query(table), {"start": lower, "end": end, "erased": erased_accounts}
     )
+    cols = _cols(table.columns)
+    raw = _ident("raw", table.name)
+    et = _ident(table.event_time)
+    in_window = sql.SQL("{et} >= {lower} AND {et} < {end}").format(
+        et=et, lower=sql.Literal(lower), end=sql.Literal(end)
+    )
+    good = f"SELECT {cols.as_string(source)} FROM ({ruled}) r WHERE r.reason IS NULL"
     with warehouse.cursor() as cur:
         cur.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(EXTRACT_WORK_MEM)))
-        cur.execute("DROP TABLE IF EXISTS incoming; DROP TABLE IF EXISTS repeated_keys")
+        cur.execute("DROP TABLE IF EXISTS rejected; DROP TABLE IF EXISTS incoming")
         cur.execute(
-            sql.SQL("CREATE TEMP TABLE incoming ON COMMIT DROP AS SELECT * FROM {} WITH NO DATA")
-            .format(_ident("raw", table.name))
+            sql.SQL("CREATE TEMP TABLE rejected ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA")
+            .format(cols, raw)
         )
-        cur.execute("ALTER TABLE incoming ADD COLUMN partition_at timestamptz, ADD COLUMN reason text")
-
-        with source.cursor() as src, src.copy(f"COPY ({query}) TO STDOUT") as out:
-            copy_in = sql.SQL("COPY incoming ({}, partition_at, reason) FROM STDIN").format(_cols(table.columns))
-            with cur.copy(copy_in) as into:
-                for block in out:
-                    into.write(block)
-
-        _mark_duplicates(cur, table)
+        cur.execute("ALTER TABLE rejected ADD COLUMN partition_at timestamptz, ADD COLUMN reason text")
+        cur.execute(sql.SQL("DELETE FROM {} WHERE {}").format(raw, in_window))
         cur.execute(
-            sql.SQL("DELETE FROM {} WHERE {} >= %s AND {} < %s").format(
-                _ident("raw", table.name), _ident(table.event_time), _ident(table.event_time)
-            ),
+            sql.SQL("DELETE FROM {} WHERE partition_hour >= %s AND partition_hour < %s")
+            .format(_ident("quarantine", table.name)),
             (lower, end),
         )
-        cur.execute(
-            sql.SQL("DELETE FROM {} WHERE partition_hour >= %s AND partition_hour < %s").format(
-                _ident("quarantine", table.name)
-            ),
-            (lower, end),
+        key_enforced = _key_enforced_by_raw(cur, table)
+        try:
+            with warehouse.transaction():
+                loaded = _stream(source, good, cur, sql.SQL("{} ({})").format(raw, cols))
+        except psycopg.errors.UniqueViolation:
+            # A key repeats: set the repeats aside in a temporary table, then load raw from it.
+            cur.execute(
+                sql.SQL("CREATE TEMP TABLE incoming ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA")
+                .format(cols, raw)
+            )
+            _stream(source, good, cur, sql.SQL("incoming ({})").format(cols))
+            move_duplicates(cur, table, _ident("incoming"), sql.SQL("true"))
+            cur.execute(sql.SQL("INSERT INTO {raw} ({cols}) SELECT {cols} FROM incoming").format(raw=raw, cols=cols))
+            loaded = cur.rowcount
+            cur.execute("DROP TABLE incoming")
+        else:
+            if not key_enforced:
+                loaded -= move_duplicates(cur, table, raw, in_window)
+        _stream(
+            source,
+            f"SELECT * FROM ({ruled}) r WHERE r.reason IS NOT NULL",
+            cur,
+            sql.SQL("rejected ({}, partition_at, reason)").format(cols),
         )
-        cur.execute(
-            sql.SQL("INSERT INTO {} ({cols}) SELECT {cols} FROM incoming WHERE reason IS NULL ORDER BY {et}")
-            .format(_ident("raw", table.name), cols=_cols(table.columns), et=_ident(table.event_time))
-        )
-        loaded = cur.rowcount
         by_reason = dict(
             cur.execute(
                 sql.SQL(
                     """
-                    WITH rejected AS (
-                        SELECT {cols}, reason, date_trunc('hour', partition_at) AS partition_hour
-                        FROM incoming WHERE reason IS NOT NULL
-                    ),
-                    kept AS (
+                    WITH kept AS (
                         INSERT INTO {quarantine} ({cols}, reason, partition_hour)
-                        SELECT {cols}, reason, partition_hour FROM rejected WHERE reason <> {erased}
+                        SELECT {cols}, reason, date_trunc('hour', partition_at) FROM rejected
+                        WHERE reason <> {erased}
                     )
                     SELECT reason, count(*) FROM rejected GROUP BY reason ORDER BY reason
                     """
-                ).format(
-                    cols=_cols(table.columns),
-                    quarantine=_ident("quarantine", table.name),
-                    erased=sql.Literal(ERASED),
-                )
+                ).format(cols=cols, quarantine=_ident("quarantine", table.name), erased=sql.Literal(ERASED))
             ).fetchall()
         )
-        cur.execute("DROP TABLE incoming; DROP TABLE repeated_keys")
+        cur.execute("DROP TABLE rejected")
     quarantined = sum(n for reason, n in by_reason.items() if reason != ERASED)
     return ExtractResult(table.name, loaded, quarantined, by_reason)
 
