@@ -63,3 +63,17 @@ def test_markdown_has_a_table_per_figure_and_the_machine(bench_output):
     for figure in results["figures"].values():
         assert f"| {figure['title']} |" in markdown
     assert "Not the full-scale figures" in markdown
+
+
+def test_report_delivery_figure_says_how_many_summaries_reached_the_smtp_server(bench_output):
+    results, markdown = bench_output
+    figures = results["figures"]
+    total = figures["report_delivery_total"]
+    audience = int(total["title"].split(" ", 1)[0].replace(",", ""))
+    assert 0 < audience <= results["scale"]["accounts"]  # small scale: fewer than the goal's 1,000
+    assert any(note.startswith(f"{audience:,} messages counted at an aiosmtpd server") for note in total["notes"])
+    assert any(note.startswith(f"Only {audience:,} accounts at this scale") for note in total["notes"])
+    parts = ("report_delivery_load", "report_delivery_gate", "report_delivery_render", "report_delivery_smtp")
+    for run, *steps in zip(total["runs"], *(figures[p]["runs"] for p in parts), strict=True):
+        assert sum(steps) == pytest.approx(run)
+    assert "< 300 s" in markdown
