@@ -7,8 +7,8 @@ remote image or stylesheet renders without it instead of reaching out.
 
 from __future__ import annotations
 
-import base64
 import logging
+import re
 from pathlib import Path
 
 import jinja2
@@ -20,6 +20,22 @@ from reports.formatting import format_value, is_numeric, pretty
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 log = logging.getLogger(__name__)
+
+
+class _SvgPresentationFilter(logging.Filter):
+    """Drops weasyprint's "unknown property" warnings for SVG presentation styles (fill, stroke...).
+
+    matplotlib writes them as style attributes; weasyprint's SVG renderer uses them, but its HTML
+    cascade also sees them and warns once per chart element, burying real warnings.
+    """
+
+    _SVG_STYLE = re.compile(r"^Ignored `(fill|stroke|font|text-anchor|clip-path|stroke-[a-z-]+|fill-[a-z-]+)\b")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self._SVG_STYLE.match(record.getMessage())
+
+
+logging.getLogger("weasyprint").addFilter(_SvgPresentationFilter())
 
 
 class OfflineURLFetcher(URLFetcher):
@@ -52,15 +68,12 @@ def table_view(table: Table) -> dict:
     return {"title": table.title, "headers": headers, "rows": rows}
 
 
-def svg_image(svg: str) -> str:
-    """A chart as a `data:` URL for an `<img>`, not inline SVG: inline, every chart element (~600 in a
-    usage summary) goes through weasyprint's HTML cascade, about a fifth of the PDF's time; as an
-    image it goes straight to weasyprint's SVG renderer, which keeps the text as text. Each image is
-    its own document, so matplotlib's repeated element ids cannot clash between charts."""
-    head, rest = svg.split(">", 1)
-    if 'xmlns="http://www.w3.org/2000/svg"' not in head:  # required once the SVG stands alone
-        head = head.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1)
-    return "data:image/svg+xml;base64," + base64.b64encode(f"{head}>{rest}".encode()).decode("ascii")
+def scoped_svg(svg: str, prefix: str) -> str:
+    """The SVG with its element ids (and references to them) prefixed: matplotlib numbers ids the
+    same way in every chart, and several charts share one HTML document."""
+    svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', svg)
+    svg = svg.replace("url(#", f"url(#{prefix}-")
+    return re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', svg)
 
 
 def render_html(document: Document, templates_dir: Path = TEMPLATES_DIR, template: str = "report.html.j2") -> str:
@@ -71,7 +84,7 @@ def render_html(document: Document, templates_dir: Path = TEMPLATES_DIR, templat
     if document.daily_log is not None and document.daily_log.in_pdf:
         tables.append(table_view(document.daily_log))
     css = (templates_dir / "report.css").read_text() if (templates_dir / "report.css").exists() else ""
-    charts = [{"title": c.title, "src": svg_image(c.svg)} for c in document.charts]
+    charts = [{"title": c.title, "svg": scoped_svg(c.svg, f"chart{i}")} for i, c in enumerate(document.charts)]
     return env.get_template(template).render(doc=document, metrics=metrics, tables=tables, charts=charts, css=css)
 
 
