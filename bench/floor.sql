@@ -26,7 +26,8 @@ FROM app.usage_events WHERE occurred_at >= %(start)s AND occurred_at < %(end)s;
 CREATE TABLE bench_floor.invoices AS
 SELECT * FROM app.invoices WHERE issued_at >= %(start)s AND issued_at < %(end)s;
 -- The subscription active at each reading, found as the platform finds it (orchestration/snapshots/
--- tables.py): subscriptions cut into segments between consecutive start/end instants, one hash join.
+-- tables.py): per account, a timeline of segments between consecutive start/end instants; a reading
+-- takes its account's timeline by hash join and its segment by width_bucket.
 CREATE TABLE bench_floor.account_state_hourly AS
 WITH bounds AS (
     SELECT account_id, started_at AS instant FROM app.subscriptions
@@ -37,17 +38,23 @@ segments AS (
     FROM bounds
 ),
 active AS (
-    SELECT DISTINCT ON (g.account_id, g.lo) g.account_id, g.lo, g.hi, s.plan_id, s.billing_period, s.status
+    SELECT DISTINCT ON (g.account_id, g.lo) g.account_id, g.lo, s.plan_id, s.billing_period, s.status
     FROM segments AS g
-    JOIN app.subscriptions AS s ON s.account_id = g.account_id AND s.started_at <= g.lo
+    LEFT JOIN app.subscriptions AS s ON s.account_id = g.account_id AND s.started_at <= g.lo
          AND (s.ended_at IS NULL OR s.ended_at >= coalesce(g.hi, 'infinity'))
     ORDER BY g.account_id, g.lo, s.started_at DESC, s.subscription_id DESC
+),
+timelines AS (
+    SELECT account_id, array_agg(lo ORDER BY lo) AS starts, array_agg(plan_id ORDER BY lo) AS plan_ids,
+           array_agg(billing_period ORDER BY lo) AS billing_periods, array_agg(status ORDER BY lo) AS statuses
+    FROM active GROUP BY account_id
 )
 SELECT date_trunc('hour', r.measured_at - interval '1 microsecond') AS hour_start, r.account_id,
-       r.storage_used_mb, a.plan_id, a.billing_period, a.status AS subscription_status
+       r.storage_used_mb, t.plan_ids[g.segment] AS plan_id, t.billing_periods[g.segment] AS billing_period,
+       t.statuses[g.segment] AS subscription_status
 FROM app.storage_readings AS r
-LEFT JOIN active AS a
-  ON a.account_id = r.account_id AND r.measured_at > a.lo AND (a.hi IS NULL OR r.measured_at <= a.hi)
+LEFT JOIN timelines AS t ON t.account_id = r.account_id
+CROSS JOIN LATERAL (SELECT width_bucket(r.measured_at - interval '1 microsecond', t.starts) AS segment) AS g
 WHERE r.measured_at > %(start)s AND r.measured_at <= %(end)s;
 CREATE INDEX ON bench_floor.sessions (started_at);
 CREATE INDEX ON bench_floor.usage_events (occurred_at);

@@ -50,7 +50,11 @@ def _ruled_source_query(table: SnapshotTable) -> sql.Composed:
         sql.SQL("WHEN ({}) THEN {}").format(sql.SQL(predicate), sql.Literal(reason))
         for reason, predicate in table.rules
     ]
-    return sql.SQL("SELECT {cols}, q.partition_at, CASE {whens} END AS reason FROM ({query}) q").format(
+    # OFFSET 0 keeps the planner from pushing filters on `reason` into the source query, where
+    # their guessed selectivity would turn its joins into nested loops.
+    return sql.SQL(
+        "SELECT {cols}, q.partition_at, CASE {whens} END AS reason FROM (SELECT * FROM ({query}) s OFFSET 0) q"
+    ).format(
         cols=_cols(table.columns, "q"), whens=sql.SQL(" ").join(whens), query=sql.SQL(table.source_query)
     )
 

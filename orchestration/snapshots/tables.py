@@ -115,9 +115,12 @@ USAGE_EVENTS = SnapshotTable(
 # A storage reading measured at 10:00:00 is the state at the end of the hour 09:00-10:00, so it
 # belongs to partition 09:00. The subscription joined is the one active at that instant: the latest
 # started of those with started_at < measured_at <= ended_at. Instead of looking that up once per
-# reading (millions of index probes), the subscriptions are cut into segments (lo, hi] between
-# consecutive start/end instants of an account, during which the answer cannot change; each
-# reading then finds its segment with a hash join.
+# reading (millions of index probes), each account's subscriptions are cut into segments (lo, hi]
+# between consecutive start/end instants, during which the answer cannot change, and kept as one
+# timeline row per account (segment starts in order, the answer per segment). A reading then takes
+# its account's timeline by hash join and its segment by width_bucket (segment i holds
+# (starts[i], starts[i+1]]; 0, before the first start, reads as NULL); readings stay in scan (time)
+# order, which is the order raw's primary key is cheapest to fill in.
 ACCOUNT_STATE_HOURLY = SnapshotTable(
     name="account_state_hourly",
     columns=ACCOUNT_STATE_COLUMNS,
@@ -134,13 +137,20 @@ ACCOUNT_STATE_HOURLY = SnapshotTable(
             FROM bounds
         ),
         active AS (
-            SELECT DISTINCT ON (g.account_id, g.lo) g.account_id, g.lo, g.hi,
+            SELECT DISTINCT ON (g.account_id, g.lo) g.account_id, g.lo,
                    s.plan_id, s.billing_period, s.status
             FROM segments g
-            JOIN app.subscriptions s
+            LEFT JOIN app.subscriptions s
               ON s.account_id = g.account_id AND s.started_at <= g.lo
              AND (s.ended_at IS NULL OR s.ended_at >= coalesce(g.hi, 'infinity'))
             ORDER BY g.account_id, g.lo, s.started_at DESC, s.subscription_id DESC
+        ),
+        timelines AS (
+            SELECT account_id, array_agg(lo ORDER BY lo) AS starts,
+                   array_agg(plan_id ORDER BY lo) AS plan_ids,
+                   array_agg(billing_period ORDER BY lo) AS billing_periods,
+                   array_agg(status ORDER BY lo) AS statuses
+            FROM active GROUP BY account_id
         ),
         readings AS (
             SELECT date_trunc('hour', r.measured_at - interval '1 microsecond') AS hour_start,
@@ -152,8 +162,9 @@ ACCOUNT_STATE_HOURLY = SnapshotTable(
                    AND (r.measured_at IS NULL
                         OR r.measured_at > r.recorded_at + {FUTURE_TOLERANCE}))
         )
-        SELECT r.hour_start, r.account_id, r.storage_used_mb, a.plan_id, a.billing_period,
-               a.status AS subscription_status, r.recorded_at,
+        SELECT r.hour_start, r.account_id, r.storage_used_mb, t.plan_ids[g.segment] AS plan_id,
+               t.billing_periods[g.segment] AS billing_period,
+               t.statuses[g.segment] AS subscription_status, r.recorded_at,
                CASE WHEN r.measured_at IS NULL
                          OR r.measured_at > r.recorded_at + {FUTURE_TOLERANCE}
                     THEN r.recorded_at ELSE r.hour_start END AS partition_at,
@@ -161,9 +172,10 @@ ACCOUNT_STATE_HOURLY = SnapshotTable(
                    AS account_known,
                r.measured_at
         FROM readings r
-        LEFT JOIN active a
-          ON a.account_id = r.account_id AND r.measured_at > a.lo
-         AND (a.hi IS NULL OR r.measured_at <= a.hi)
+        LEFT JOIN timelines t ON t.account_id = r.account_id
+        CROSS JOIN LATERAL (
+            SELECT width_bucket(r.measured_at - interval '1 microsecond', t.starts) AS segment
+        ) g
     """,
     duplicate_key=("account_id", "hour_start"),
     rules=(
