@@ -43,19 +43,26 @@ def _cols(columns: tuple[str, ...], prefix: str | None = None) -> sql.Composed:
     return sql.SQL(", ").join(_ident(prefix, c) if prefix else _ident(c) for c in columns)
 
 
-def _ruled_source_query(table: SnapshotTable) -> sql.Composed:
-    """The table's source query, each row with the first rule it breaks (NULL: none)."""
+def _ruled_source_query(table: SnapshotTable, *, fenced: bool) -> sql.Composed:
+    """The table's source query, each row with the first rule it breaks (NULL: none).
+
+    `fenced` (OFFSET 0) keeps the planner from pushing a filter on `reason` into the source query.
+    Reading the rows that broke no rule, that filter keeps nearly every row, but the planner guesses
+    it keeps few and turns the source query's joins into nested loops: fence it. Reading the rows
+    that broke a rule, pushing it down is right: the joins then only see the few rejected rows.
+    """
     whens = [sql.SQL("WHEN q.account_id = ANY(%(erased)s) THEN {}").format(sql.Literal(ERASED))]
     whens += [
         sql.SQL("WHEN ({}) THEN {}").format(sql.SQL(predicate), sql.Literal(reason))
         for reason, predicate in table.rules
     ]
-    # OFFSET 0 keeps the planner from pushing filters on `reason` into the source query, where
-    # their guessed selectivity would turn its joins into nested loops.
     return sql.SQL(
-        "SELECT {cols}, q.partition_at, CASE {whens} END AS reason FROM (SELECT * FROM ({query}) s OFFSET 0) q"
+        "SELECT {cols}, q.partition_at, CASE {whens} END AS reason FROM (SELECT * FROM ({query}) s{fence}) q"
     ).format(
-        cols=_cols(table.columns, "q"), whens=sql.SQL(" ").join(whens), query=sql.SQL(table.source_query)
+        cols=_cols(table.columns, "q"),
+        whens=sql.SQL(" ").join(whens),
+        query=sql.SQL(table.source_query),
+        fence=sql.SQL(" OFFSET 0" if fenced else ""),
     )
 
 
@@ -98,16 +105,18 @@ def extract_window(
     `erased_accounts` are the account ids whose rows must not be stored at all.
     """
     lower: datetime | str = "-infinity" if table.cumulative else start
-    ruled = psycopg.ClientCursor(source).mogrify(
-        _ruled_source_query(table), {"start": lower, "end": end, "erased": erased_accounts}
-    )
+    params = {"start": lower, "end": end, "erased": erased_accounts}
+    mogrify = psycopg.ClientCursor(source).mogrify
     cols = _cols(table.columns)
     raw = _ident("raw", table.name)
     et = _ident(table.event_time)
     in_window = sql.SQL("{et} >= {lower} AND {et} < {end}").format(
         et=et, lower=sql.Literal(lower), end=sql.Literal(end)
     )
-    good = f"SELECT {cols.as_string(source)} FROM ({ruled}) r WHERE r.reason IS NULL"
+    good = f"SELECT {cols.as_string(source)} FROM ({mogrify(_ruled_source_query(table, fenced=True), params)}) r " \
+        "WHERE r.reason IS NULL"
+    rejected = f"SELECT * FROM ({mogrify(_ruled_source_query(table, fenced=False), params)}) r " \
+        "WHERE r.reason IS NOT NULL"
     with warehouse.cursor() as cur:
         cur.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(EXTRACT_WORK_MEM)))
         cur.execute("DROP TABLE IF EXISTS rejected; DROP TABLE IF EXISTS incoming")
@@ -140,12 +149,7 @@ def extract_window(
         else:
             if not key_enforced:
                 loaded -= move_duplicates(cur, table, raw, in_window)
-        _stream(
-            source,
-            f"SELECT * FROM ({ruled}) r WHERE r.reason IS NOT NULL",
-            cur,
-            sql.SQL("rejected ({}, partition_at, reason)").format(cols),
-        )
+        _stream(source, rejected, cur, sql.SQL("rejected ({}, partition_at, reason)").format(cols))
         by_reason = dict(
             cur.execute(
                 sql.SQL(
