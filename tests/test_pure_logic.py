@@ -2,40 +2,37 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestration.defs.dbt_window import dbt_build_args, dbt_window_vars
+from orchestration.defs.dbt_window import dbt_build_args, dbt_window_env
 from orchestration.snapshots.late_data import range_to_extract, stale_hours
 
 H0 = datetime(2026, 3, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
-def test_window_vars_for_a_partition_and_a_range():
-    assert dbt_window_vars(H0, H0 + HOUR) == {
-        "window_start": "2026-03-01T00:00:00+00:00", "window_end": "2026-03-01T01:00:00+00:00"}
-    args = dbt_build_args(H0, H0 + 90 * 24 * HOUR)
-    assert args[:4] == ["build", "--exclude-resource-type", "unit_test", "--vars"]
-    assert json.loads(args[4])["window_end"] == "2026-05-30T00:00:00+00:00"
+def test_window_env_for_a_partition_and_a_range():
+    assert dbt_window_env(H0, H0 + HOUR) == {
+        "DBT_WINDOW_START": "2026-03-01T00:00:00+00:00", "DBT_WINDOW_END": "2026-03-01T01:00:00+00:00"}
+    assert dbt_window_env(H0, H0 + 90 * 24 * HOUR)["DBT_WINDOW_END"] == "2026-05-30T00:00:00+00:00"
+    assert dbt_build_args() == ["build", "--exclude-resource-type", "unit_test"]
 
 
 def test_unpartitioned_run_is_a_full_refresh():
-    assert dbt_window_vars(None, None) == {}
-    assert dbt_build_args(None, None) == ["build", "--exclude-resource-type", "unit_test"]
+    assert dbt_window_env(None, None) == {}
 
 
 @pytest.mark.parametrize("start,end", [(H0, H0), (H0 + HOUR, H0)])
 def test_empty_window_is_refused(start, end):
     with pytest.raises(ValueError, match="empty dbt window"):
-        dbt_window_vars(start, end)
+        dbt_window_env(start, end)
 
 
 def test_naive_window_is_refused():
     with pytest.raises(ValueError, match="timezone-aware"):
-        dbt_window_vars(H0.replace(tzinfo=None), (H0 + HOUR).replace(tzinfo=None))
+        dbt_window_env(H0.replace(tzinfo=None), (H0 + HOUR).replace(tzinfo=None))
 
 
 def test_stale_hours():

@@ -1,11 +1,12 @@
-{#- The run's time window as SQL literals. Partitioned Dagster runs pass window_start and
-    window_end (end exclusive); see orchestration/defs/dbt_window.py. -#}
+{#- The run's time window as SQL literals, end exclusive. Partitioned Dagster runs set
+    DBT_WINDOW_START/DBT_WINDOW_END (orchestration/defs/dbt_window.py); otherwise the vars
+    window_start/window_end apply (defaults: all time; `--vars` works for runs by hand). -#}
 {% macro window_start() -%}
-    cast('{{ var("window_start") }}' as {{ dbt.type_timestamp() }} with time zone)
+    cast('{{ env_var("DBT_WINDOW_START", var("window_start")) }}' as {{ dbt.type_timestamp() }} with time zone)
 {%- endmacro %}
 
 {% macro window_end() -%}
-    cast('{{ var("window_end") }}' as {{ dbt.type_timestamp() }} with time zone)
+    cast('{{ env_var("DBT_WINDOW_END", var("window_end")) }}' as {{ dbt.type_timestamp() }} with time zone)
 {%- endmacro %}
 
 {% macro in_window(column) -%}

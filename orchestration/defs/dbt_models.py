@@ -16,7 +16,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.defs.dbt_window import dbt_build_args
+from orchestration.defs.dbt_window import WINDOW_ENV, dbt_build_args, dbt_window_env
 from orchestration.defs.partitions import daily_partitions, hourly_partitions, monthly_partitions
 from orchestration.defs.resources import WarehouseResource
 from orchestration.settings import PROJECT_ROOT, get_settings
@@ -105,8 +105,10 @@ translator = UsageDbtTranslator()
 def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse_url: str) -> Iterator:
     os.environ.update(dbt_env(warehouse_url))
     window = context.partition_time_window if context.assets_def.partitions_def else None
-    args = dbt_build_args(window.start if window else None, window.end if window else None)
-    yield from dbt.cli(args, context=context).stream()
+    for name in WINDOW_ENV:  # an unpartitioned run must not inherit an earlier run's window
+        os.environ.pop(name, None)
+    os.environ.update(dbt_window_env(window.start if window else None, window.end if window else None))
+    yield from dbt.cli(dbt_build_args(), context=context).stream()
 
 
 @dbt_assets(
