@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration.defs.alerts import operator_alert_on_run_failure
 from orchestration.defs.dbt_models import (
@@ -36,7 +35,7 @@ from orchestration.defs.report_checks import report_input_checks
 from orchestration.defs.report_delivery import report_delivery_assets
 from orchestration.defs.reports import catalogue as report_catalogue
 from orchestration.defs.reports import report_assets, report_jobs, report_schedules
-from orchestration.defs.resources import SourceResource, WarehouseResource
+from orchestration.defs.resources import InstalledDbtCliResource, SourceResource, WarehouseResource
 from orchestration.defs.schedules import hourly_snapshot_schedule
 from orchestration.defs.snapshots import hourly_source_snapshot, raw_plans
 from orchestration.defs.warehouse_checks import (
@@ -101,7 +100,7 @@ defs = dg.Definitions(
         stale_data_alert_sensor,
     ],
     resources={
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": InstalledDbtCliResource(project_dir=dbt_project),
         "warehouse": WarehouseResource(),
         "source": SourceResource(),
     },
