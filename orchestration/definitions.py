@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.dagster_instance import apply_event_settings
 from orchestration.defs.alerts import operator_alert_on_run_failure
 from orchestration.defs.dbt_models import (
     dbt_daily_models,
@@ -44,6 +45,11 @@ from orchestration.defs.warehouse_checks import (
     warehouse_expectations_schedule,
 )
 from orchestration.settings import get_settings
+
+# Run workers import this module: they write a range run's per-partition materializations, in
+# batches when these are set (orchestration/dagster_instance.py). Without them, PostgreSQL
+# instance storage opens a connection per event (~18 ms each, 17,000 events in a 90-day backfill).
+apply_event_settings()
 
 jobs = [
     hourly_snapshot_job,
