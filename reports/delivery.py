@@ -110,13 +110,22 @@ def envelopes(conn: psycopg.Connection, spec: ReportSpec,
     owners = {row[0]: (row[1], row[2]) for row in conn.execute(
         "SELECT account_id, account_name, owner_email FROM raw.accounts WHERE account_id = ANY(%s)",
         (account_ids,)).fetchall()}
-    result, missing = [], []
+    # The ledger holds one message per (report, period, recipient): an owner of several accounts
+    # gets one message carrying every account's files, not one per account (the second of which
+    # the ledger would take for "already sent"). The ledger row names the first account.
+    by_recipient: dict[str, list[int]] = {}
+    missing = []
     for account_id in account_ids:
-        name, email = owners.get(account_id, (None, None))
+        email = owners.get(account_id, (None, None))[1]
         if email and "@" in email:
-            result.append(Envelope(email.strip(), account_id, name, files[account_id]))
+            by_recipient.setdefault(email.strip(), []).append(account_id)
         else:
             missing.append(account_id)
+    result = [
+        Envelope(recipient, accounts[0], ", ".join(str(owners[a][0] or a) for a in accounts),
+                 [attachment for a in accounts for attachment in files[a]])
+        for recipient, accounts in by_recipient.items()
+    ]
     return result, missing
 
 

@@ -63,9 +63,9 @@ def message_id(sender: str, *parts: str) -> str:
 
 def report_message(*, sender: str, recipient: str, report_id: str, title: str, period: str, period_label: str,
                    account_name: str | None, attachments: list[Attachment]) -> EmailMessage:
-    """One recipient's report e-mail; the TXT summary, when attached, is also quoted in the body."""
-    summary = next((a.content.decode("utf-8", "replace").strip() for a in attachments if a.path.suffix == ".txt"),
-                   None)
+    """One recipient's report e-mail; the TXT summaries attached (one per account) are also quoted in the body."""
+    summary = "\n\n".join(a.content.decode("utf-8", "replace").strip() for a in attachments
+                          if a.path.suffix == ".txt") or None
     values = {"report_id": report_id, "title": title, "period": period, "period_label": period_label,
               "account_name": account_name, "attachments": attachments, "summary": summary}
     msg = EmailMessage()

@@ -20,7 +20,9 @@ from tests.smtp_server import LocalSmtpServer
 
 OWNERS = {101: ("Acme / \"Quoted\" Ünïcode", "owner101@example.test"),
           102: ("Globex", "owner102@example.test"),
-          103: ("No Owner Ltd", None)}
+          103: ("No Owner Ltd", None),
+          104: ("Initech", "shared@example.test"),
+          105: ("Initrode", "shared@example.test")}
 INTERNAL = "finance@example.test, ceo@example.test"
 
 
@@ -116,6 +118,23 @@ def test_each_owner_gets_their_files_once_and_reruns_send_nothing(warehouse, mai
         assert (again.sent, again.already_sent) == (0, 2)
         assert len(server.messages) == 2
     assert {status for status, *_ in ledger(warehouse, "usage_summary", "2026-03-01").values()} == {"sent"}
+
+
+def test_an_owner_of_two_accounts_gets_one_message_with_both_summaries(warehouse, mail_env, tmp_path, pdf_bytes):
+    written = record_artifacts(warehouse, tmp_path / "artifacts", "usage_summary", "2025-12-01",
+                               [101, 104, 105], pdf_bytes)
+    with LocalSmtpServer() as server:
+        use_server(mail_env, server)
+        summary = deliver_report(warehouse, "usage_summary", "2025-12-01")
+        assert (summary.sent, summary.recipients) == (2, 2)
+        received = {tuple(rcpts): msg for rcpts, msg in server.messages}
+        shared = received[("shared@example.test",)]
+        assert attachments(shared) == {**written[104], **written[105]}
+        assert shared["Subject"] == "Monthly usage summary — December 2025 — Initech, Initrode"
+        body = shared.get_body(("plain",)).get_content()
+        assert body.count("Sessions: 104") == 1 and body.count("Sessions: 105") == 1
+        again = deliver_report(warehouse, "usage_summary", "2025-12-01")
+        assert (again.sent, again.already_sent) == (0, 2) and len(server.messages) == 2
 
 
 def test_internal_report_goes_to_every_listed_recipient(warehouse, mail_env, tmp_path, pdf_bytes):
