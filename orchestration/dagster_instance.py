@@ -27,6 +27,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from sqlalchemy.engine import URL
 
 EVENT_SETTINGS = {
     "DAGSTER_EVENT_BATCH_SIZE": "1000",
@@ -56,14 +57,18 @@ def storage_url(conninfo: str) -> str:
     The embedded server listens on a unix socket: its directory goes in the `host` query parameter.
     """
     parts = conninfo_to_dict(conninfo)
-    user = parts.get("user") or "postgres"
-    password = f":{parts['password']}" if parts.get("password") else ""
-    host, port = parts.get("host") or "localhost", parts.get("port")
-    database = parts.get("dbname") or STORAGE_DATABASE
-    if host.startswith("/"):
-        query = f"?host={host}" + (f"&port={port}" if port else "")
-        return f"postgresql+psycopg2://{user}{password}@/{database}{query}"
-    return f"postgresql+psycopg2://{user}{password}@{host}{f':{port}' if port else ''}/{database}"
+    host = str(parts.get("host") or "localhost")
+    on_socket = host.startswith("/")
+    url = URL.create(
+        "postgresql+psycopg2",
+        username=str(parts.get("user") or "postgres"),
+        password=parts.get("password") or None,
+        host=None if on_socket else host,
+        port=None if on_socket or not parts.get("port") else int(parts["port"]),
+        database=str(parts.get("dbname") or STORAGE_DATABASE),
+        query={"host": host, **({"port": str(parts["port"])} if parts.get("port") else {})} if on_socket else {},
+    )
+    return url.render_as_string(hide_password=False)
 
 
 def instance_yaml(postgres_url: str | None = None, *, url_env: str | None = None) -> str:

@@ -78,6 +78,14 @@ def _stream(source: psycopg.Connection, query: str, cur: psycopg.Cursor, target:
     return cur.rowcount
 
 
+def _create_temp_like_raw(cur: psycopg.Cursor, name: str, table: SnapshotTable) -> None:
+    """An empty temporary table with raw's columns of `table`, dropped at commit."""
+    cur.execute(
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA")
+        .format(_ident(name), _cols(table.columns), _ident("raw", table.name))
+    )
+
+
 def _key_enforced_by_raw(cur: psycopg.Cursor, table: SnapshotTable) -> bool:
     """Whether raw has a unique index on exactly the table's duplicate key."""
     return bool(cur.execute(
@@ -120,10 +128,7 @@ def extract_window(
     with warehouse.cursor() as cur:
         cur.execute(sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(EXTRACT_WORK_MEM)))
         cur.execute("DROP TABLE IF EXISTS rejected; DROP TABLE IF EXISTS incoming")
-        cur.execute(
-            sql.SQL("CREATE TEMP TABLE rejected ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA")
-            .format(cols, raw)
-        )
+        _create_temp_like_raw(cur, "rejected", table)
         cur.execute("ALTER TABLE rejected ADD COLUMN partition_at timestamptz, ADD COLUMN reason text")
         cur.execute(sql.SQL("DELETE FROM {} WHERE {}").format(raw, in_window))
         cur.execute(
@@ -137,10 +142,7 @@ def extract_window(
                 loaded = _stream(source, good, cur, sql.SQL("{} ({})").format(raw, cols))
         except psycopg.errors.UniqueViolation:
             # A key repeats: set the repeats aside in a temporary table, then load raw from it.
-            cur.execute(
-                sql.SQL("CREATE TEMP TABLE incoming ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA")
-                .format(cols, raw)
-            )
+            _create_temp_like_raw(cur, "incoming", table)
             _stream(source, good, cur, sql.SQL("incoming ({})").format(cols))
             move_duplicates(cur, table, _ident("incoming"), sql.SQL("true"))
             cur.execute(sql.SQL("INSERT INTO {raw} ({cols}) SELECT {cols} FROM incoming").format(raw=raw, cols=cols))
