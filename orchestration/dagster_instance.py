@@ -25,9 +25,10 @@ import sys
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy.engine import URL
+
+from orchestration.warehouse.embedded import create_database_if_missing
 
 EVENT_SETTINGS = {
     "DAGSTER_EVENT_BATCH_SIZE": "1000",
@@ -46,8 +47,7 @@ def apply_event_settings() -> None:
 def ensure_database(server_url: str, name: str) -> str:
     """Create database `name` on the server of `server_url` if missing; return its URL."""
     with psycopg.connect(server_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        create_database_if_missing(conn, name)
     return make_conninfo(server_url, dbname=name)
 
 

@@ -7,6 +7,7 @@ UI, dbt and the tests all reuse the same data directory instead of racing to sta
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -37,6 +38,15 @@ def _tune_for_bulk_loads(conn: psycopg.Connection) -> None:
         log.info("Embedded warehouse tuned for bulk loads: %s", BULK_LOAD_SETTINGS)
 
 
+def create_database_if_missing(conn: psycopg.Connection, name: str) -> None:
+    """CREATE DATABASE unless it exists; two processes starting together (test workers, the UI and
+    a CLI) may both try, and the loser's duplicate is not an error."""
+    if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+        return
+    with contextlib.suppress(psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
 def embedded_warehouse_url(data_dir: Path) -> str:
     """Start (or attach to) the embedded server under `data_dir` and return its URL."""
     import pgserver
@@ -46,9 +56,7 @@ def embedded_warehouse_url(data_dir: Path) -> str:
     admin_url = server.get_uri("postgres")
     with psycopg.connect(admin_url, autocommit=True) as conn:
         _tune_for_bulk_loads(conn)
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{DATABASE}"')
+        create_database_if_missing(conn, DATABASE)
     url = server.get_uri(DATABASE)
     log.info("Using the embedded PostgreSQL warehouse in %s (%s)", data_dir, url)
     return url
