@@ -86,3 +86,27 @@ def test_backfill_shows_a_progress_bar_per_layer(loaded, capsys):
     assert "hourly_snapshot_job" in captured.out and "dimensions_job" in captured.out
     assert "] 1/4  layers done (hourly_snapshot_job ok)" in captured.err
     assert "] 4/4  layers done (dimensions_job ok)" in captured.err
+
+
+def test_help_names_report_ids_and_time_format(capsys):
+    """An operator learns the report ids and the --from/--to format from --help alone."""
+    from reports.catalogue import load_catalogue
+
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    report_help = " ".join(capsys.readouterr().out.split())
+    assert all(report_id in report_help for report_id in load_catalogue())
+    with pytest.raises(SystemExit):
+        main(["backfill", "--help"])
+    backfill_help = " ".join(capsys.readouterr().out.split())
+    assert "ISO 8601" in backfill_help and "2026-03-01T00:00Z" in backfill_help
+    with pytest.raises(SystemExit):
+        main(["backfill", "--from", "yesterday", "--to", "now"])
+    assert "'yesterday' is not a time: expected ISO 8601" in capsys.readouterr().err
+
+
+def test_cli_instance_defaults_to_the_ui_instance():
+    """Without DAGSTER_HOME the CLI records runs where `make ui` looks, instead of crashing."""
+    from orchestration import cli
+
+    assert cli.default_dagster_home().parts[-2:] == (".local", "dagster")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from pathlib import Path
 
 import psycopg
@@ -49,6 +50,15 @@ def create_database_if_missing(conn: psycopg.Connection, name: str) -> None:
 
 def embedded_warehouse_url(data_dir: Path) -> str:
     """Start (or attach to) the embedded server under `data_dir` and return its URL."""
+    # pgserver keeps its lock under platformdirs' runtime dir; without XDG_RUNTIME_DIR (cron, CI,
+    # containers) platformdirs warns on every command and falls back to /tmp/runtime-<uid>. Naming
+    # that same fallback keeps every process on one lock, without the warning.
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        runtime_dir = Path(f"/tmp/runtime-{os.getuid()}")
+        runtime_dir.mkdir(mode=0o700, exist_ok=True)
+        if runtime_dir.stat().st_uid == os.getuid():
+            runtime_dir.chmod(0o700)
+            os.environ["XDG_RUNTIME_DIR"] = str(runtime_dir)
     import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
