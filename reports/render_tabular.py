@@ -26,6 +26,9 @@ SUMMARY = "Summary metrics"
 DAILY_PREFIX = "Daily log: "
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SECTION = re.compile(r"^\[(.+)\]$")
+FLOAT_DECIMALS = 9
+SHEET_TITLE_MAX = 31  # Excel's limit
+_FILLER_WORDS = ("for", "of", "the", "per", "by", "and", "in")
 _XLSX_FORMATS = {"integer": "#,##0", "money": "#,##0.00", "number": "#,##0.00", "percent": '0.0"%"',
                  "ratio": "0.0%"}
 
@@ -37,6 +40,12 @@ def guard_text(value: object) -> object:
     return value
 
 
+def without_float_noise(value: float) -> float:
+    """-35069.332, not -35069.33200000001: sums of binary fractions carry error in their last
+    digits, which a reader takes for data. Nine decimals is far below any amount or ratio shown."""
+    return round(value, FLOAT_DECIMALS)
+
+
 def _cell(value: object) -> object:
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         return ""
@@ -44,14 +53,16 @@ def _cell(value: object) -> object:
         return value.isoformat()
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # 98, not 98.0, where a column mixes counts and amounts
+    if isinstance(value, float):
+        value = without_float_noise(value)
+        if value.is_integer():
+            return int(value)  # 98, not 98.0, where a column mixes counts and amounts
     return guard_text(value)
 
 
 def _sections(document: Document) -> list[tuple[str, Table]]:
-    summary = pd.DataFrame([{"metric": m.label, "value": m.value, "kind": m.kind, "note": m.note}
-                            for m in document.summary], columns=["metric", "value", "kind", "note"])
+    summary = pd.DataFrame([{"metric": m.label, "value": m.value, "note": m.note}
+                            for m in document.summary], columns=["metric", "value", "note"])
     sections = [(SUMMARY, Table(SUMMARY, summary))]
     sections += [(t.title, t) for t in document.tables]
     if document.daily_log is not None:
@@ -114,12 +125,26 @@ def read_sectioned_csv(content: bytes | str) -> dict[str, pd.DataFrame]:
     return sections
 
 
+def _short_title(title: str) -> str:
+    """A title within Excel's 31 characters that still reads as the title: filler words go
+    first ("Projected usage December 2026"), then whole words from the end, marked with "…"."""
+    if len(title) <= SHEET_TITLE_MAX:
+        return title
+    words = title.split()
+    kept = [w for i, w in enumerate(words) if i == 0 or w.lower() not in _FILLER_WORDS]
+    if len(" ".join(kept)) <= SHEET_TITLE_MAX:
+        return " ".join(kept)
+    while len(kept) > 1 and len(" ".join(kept)) + 1 > SHEET_TITLE_MAX:
+        kept.pop()
+    return (" ".join(kept)[:SHEET_TITLE_MAX - 1]) + "…"
+
+
 def _sheet_title(title: str, used: set[str]) -> str:
-    base = re.sub(r"[\[\]:*?/\\']", " ", title).strip()[:31] or "Sheet"
+    base = _short_title(re.sub(r"\s+", " ", re.sub(r"[\[\]:*?/\\']", " ", title)).strip()) or "Sheet"
     name, n = base, 2
     while name.lower() in used:
         suffix = f" ({n})"
-        name, n = base[:31 - len(suffix)] + suffix, n + 1
+        name, n = base[:SHEET_TITLE_MAX - len(suffix)] + suffix, n + 1
     used.add(name.lower())
     return name
 
@@ -129,8 +154,10 @@ def _xlsx_value(value: object) -> object:
         return None
     if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
         value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, float):
+        value = without_float_noise(value)
+        if value.is_integer():
+            return int(value)
     return value
 
 
@@ -160,12 +187,13 @@ def _write_sheet(ws, table: Table, header_fill: PatternFill) -> None:
     ws.freeze_panes = "A2"
 
 
-def _format_summary_values(ws) -> None:
-    """The summary's value column mixes kinds: format each cell by its row's `kind`."""
-    for value, kind in ws.iter_rows(min_row=2, min_col=2, max_col=3):
-        if isinstance(value.value, int | float) and not isinstance(value.value, bool) and kind.value in _XLSX_FORMATS:
-            whole = isinstance(value.value, int) and kind.value == "number"
-            value.number_format = _XLSX_FORMATS["integer" if whole else kind.value]
+def _format_summary_values(ws, document: Document) -> None:
+    """The summary's value column mixes kinds: format each cell by its metric's kind (rows are
+    written in the order of document.summary)."""
+    for (value,), metric in zip(ws.iter_rows(min_row=2, min_col=2, max_col=2), document.summary, strict=True):
+        if isinstance(value.value, int | float) and not isinstance(value.value, bool) and metric.kind in _XLSX_FORMATS:
+            whole = isinstance(value.value, int) and metric.kind == "number"
+            value.number_format = _XLSX_FORMATS["integer" if whole else metric.kind]
 
 
 def render_xlsx(document: Document) -> bytes:
@@ -187,7 +215,7 @@ def render_xlsx(document: Document) -> bytes:
                                     "Daily log" if title.startswith(DAILY_PREFIX) else title, used)
             _write_sheet(ws, table, fill)
             if title == SUMMARY:
-                _format_summary_values(ws)
+                _format_summary_values(ws, document)
     info = workbook.create_sheet(_sheet_title("Report", used))
     for row in _info(document):
         info.append(row)

@@ -223,3 +223,17 @@ def test_xlsx_summary_values_are_formatted_by_their_kind():
     summary = openpyxl.load_workbook(io.BytesIO(render_xlsx(sample_document())))["Summary"]
     assert (summary["B2"].value, summary["B2"].number_format) == (1234.5, "#,##0.00")
     assert (summary["B3"].value, summary["B3"].number_format) == (42, "#,##0")
+
+
+def test_exports_carry_no_float_noise_internal_columns_or_cut_sheet_names():
+    """What a customer opens: amounts as written, no internal `kind` column, sheet names whole words."""
+    frame = pd.DataFrame({"day": ["2026-12-01"], "amount": [-35069.332 + 1e-11]})
+    document = sample_document(summary=[Metric("Revenue", 0.1 + 0.2, "money")],
+                               tables=[Table("Projected usage for December 2026", frame, {"amount": "money"})])
+    csv_text = render_csv(document).decode("utf-8-sig")
+    assert "-35069.332\r\n" in csv_text and "0.3," in csv_text
+    assert list(read_sectioned_csv(csv_text)["Summary metrics"].columns) == ["metric", "value", "note"]
+    workbook = openpyxl.load_workbook(io.BytesIO(render_xlsx(document)))
+    assert workbook.sheetnames[:2] == ["Summary", "Projected usage December 2026"]
+    assert [c.value for c in workbook["Summary"][1]] == ["metric", "value", "note"]
+    assert workbook["Summary"]["B2"].number_format == "#,##0.00"
