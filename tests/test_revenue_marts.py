@@ -109,3 +109,14 @@ def test_revenue_monthly_equals_invoice_totals(built, db):
     # the daily table adds up to the monthly one
     daily_total = db.execute("SELECT sum(total_revenue) FROM marts.fct_revenue_daily").fetchone()[0]
     assert daily_total == actual.total_revenue.sum() == expected.total_revenue.sum()
+
+
+def test_mart_docs_are_in_the_warehouse(built, db):
+    """An analyst's `\\d+ marts.fct_mrr_summary_monthly` (or BI tool) shows dbt's documentation."""
+    table_doc, column_doc = db.execute(
+        "SELECT obj_description('marts.fct_mrr_summary_monthly'::regclass, 'pg_class'), "
+        "col_description('marts.fct_mrr_summary_monthly'::regclass, "
+        "(SELECT attnum FROM pg_attribute WHERE attrelid = 'marts.fct_mrr_summary_monthly'::regclass "
+        "AND attname = 'mrr_month'))").fetchone()
+    assert table_doc and "MRR" in table_doc
+    assert column_doc and "First day of the UTC month" in column_doc
