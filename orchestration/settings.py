@@ -79,6 +79,7 @@ class MailSettings:
     max_attempts: int
     backoff_seconds: float
     claim_lease_seconds: int
+    max_message_bytes: int  # a larger message (attachments encoded) is not sent, for that recipient only
 
 
 def _flag(name: str, default: str) -> bool:
@@ -106,4 +107,5 @@ def get_mail_settings() -> MailSettings:
         max_attempts=max_attempts,
         backoff_seconds=float(os.environ.get("DELIVERY_BACKOFF_SECONDS", "2")),
         claim_lease_seconds=int(os.environ.get("DELIVERY_CLAIM_LEASE_SECONDS", "900")),
+        max_message_bytes=int(os.environ.get("DELIVERY_MAX_MESSAGE_BYTES", str(10 * 1024 * 1024))),
     )

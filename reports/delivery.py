@@ -5,11 +5,18 @@ against its recorded sha256 (a file changed or missing since rendering is an err
 resolves recipients — the account owner (raw.accounts.owner_email, looked up now and never
 written into an artifact) for per-account reports, the catalogue's expanded list for internal
 ones — and sends one message per recipient through the ledger (reports/delivery_ledger.py).
-Every recipient is attempted even if one fails; failures are raised together at the end.
+
+Every recipient is attempted even if one fails. A fault of one recipient alone (an address that
+is not valid, a message over the size limit, a 5xx for that recipient; reports/undeliverable.py)
+is recorded in the ledger, mailed to the operator once, and does not fail the delivery: a re-run
+would meet it again. Faults a retry may fix or that hit every recipient (4xx and network errors
+outlasting the attempts, a session refused, a live claim of another run) are raised together at
+the end as DeliveryError.
 """
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import logging
 import time
@@ -22,10 +29,19 @@ import psycopg
 from orchestration.settings import MailSettings, get_mail_settings, get_settings
 from orchestration.warehouse.connection import connect
 from reports import delivery_ledger as ledger
+from reports.alerts import AlertDeliveryError
 from reports.catalogue import ReportSpec, expand_recipients, load_catalogue
-from reports.mail_message import Attachment, report_message
-from reports.mail_transport import MailRefused, OutboxTransport, SmtpTransport, TemporaryMailError
+from reports.mail_message import Attachment, InvalidRecipient, message_id, report_message
+from reports.mail_transport import (
+    MailRefused,
+    MessageTooLarge,
+    OutboxTransport,
+    SmtpTransport,
+    TemporaryMailError,
+    open_transport,
+)
 from reports.periods import period_for
+from reports.undeliverable import Undelivered, alert_undeliverable
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +54,21 @@ class DeliverySummary:
     sent: int = 0
     already_sent: int = 0
     outbox: int = 0
-    failed: int = 0
-    refused: int = 0
+    failed: int = 0  # temporary errors outlasted the attempts, or an unexpected error
+    refused: int = 0  # the server refused the session (MAIL FROM, login, TLS): every message
     in_progress: int = 0  # claimed by another, still live run
     no_recipient: int = 0  # per-account artifacts whose account has no owner e-mail
+    undeliverable: list[Undelivered] = field(default_factory=list)  # recorded and alerted, not raised
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.failed or self.refused or self.in_progress)
+        return not (self.failed or self.refused or self.in_progress or self.problems)
 
     def counts(self) -> dict[str, int]:
         return {"sent": self.sent, "already_sent": self.already_sent, "outbox": self.outbox,
-                "failed": self.failed, "refused": self.refused, "in_progress": self.in_progress,
-                "no_recipient": self.no_recipient}
+                "undeliverable": len(self.undeliverable), "failed": self.failed, "refused": self.refused,
+                "in_progress": self.in_progress, "no_recipient": self.no_recipient}
 
 
 class DeliveryError(RuntimeError):
@@ -135,18 +152,14 @@ def _outbox_name(report_id: str, period: str, envelope: Envelope) -> str:
     return f"{report_id}_{period.replace('-', '')}_{who}_{digest}.eml"
 
 
-def open_transport(settings: MailSettings,
-                   sleep: Callable[[float], None] = time.sleep) -> SmtpTransport | OutboxTransport:
-    """SMTP when SMTP_HOST is set, else .eml files in ARTIFACTS_DIR/outbox/."""
-    if settings.host is None:
-        return OutboxTransport(get_settings().artifacts_dir / "outbox")
-    return SmtpTransport(settings, sleep=sleep)
-
-
 def deliver_report(url: str, report_id: str, period: str, *, run_id: str | None = None,
-                   settings: MailSettings | None = None,
+                   run_is_dead: Callable[[str], bool] | None = None, settings: MailSettings | None = None,
                    sleep: Callable[[float], None] = time.sleep) -> DeliverySummary:
-    """Send the period's artifacts to every recipient once; raises DeliveryError if any did not go out."""
+    """Send the period's artifacts to every recipient once; raises DeliveryError if any did not go out.
+
+    `run_is_dead` answers whether the run that holds a 'sending' claim is known to be over (see
+    delivery_ledger.claim); those claims are taken over at once instead of after the lease.
+    """
     spec = load_catalogue().get(report_id)
     if spec is None:
         raise KeyError(f"unknown report {report_id!r}; see reports/catalogue.yaml")
@@ -163,9 +176,18 @@ def deliver_report(url: str, report_id: str, period: str, *, run_id: str | None 
         if missing:
             log.warning("%s %s: %d accounts have no owner e-mail (account ids %s)", report_id, period,
                         len(missing), missing[:20])
+        dead_runs = {r for r in ledger.claiming_runs(conn, report_id, period)
+                     if r != run_id and run_is_dead is not None and run_is_dead(r)}
         with open_transport(settings, sleep) as transport:
             for envelope in targets:
-                _deliver_one(conn, transport, settings, spec, period, label, envelope, run_id, summary)
+                _deliver_one(conn, transport, settings, spec, period, label, envelope, run_id, dead_runs, summary)
+    if summary.undeliverable:
+        try:
+            outcome = alert_undeliverable(url, report_id, period, summary.undeliverable, settings, sleep)
+            log.warning("%s %s: %d recipients could not be served (operator alert: %s): %s", report_id, period,
+                        len(summary.undeliverable), outcome, [u.who for u in summary.undeliverable[:20]])
+        except AlertDeliveryError as exc:
+            summary.problems.append(f"the operator alert about undeliverable recipients was not sent: {exc}")
     log.info("delivery of %s %s: %s", report_id, period, summary.counts())
     if not summary.ok:
         raise DeliveryError(summary)
@@ -174,15 +196,13 @@ def deliver_report(url: str, report_id: str, period: str, *, run_id: str | None 
 
 def _deliver_one(conn: psycopg.Connection, transport: SmtpTransport | OutboxTransport, settings: MailSettings,
                  spec: ReportSpec, period: str, label: str, envelope: Envelope, run_id: str | None,
-                 summary: DeliverySummary) -> None:
+                 dead_runs: set[str], summary: DeliverySummary) -> None:
     key = ledger.LedgerKey(spec.id, period, envelope.recipient)
     who = f"account {envelope.account_id}" if envelope.account_id is not None else "an internal recipient"
-    message = report_message(sender=settings.sender, recipient=envelope.recipient, report_id=spec.id,
-                             title=spec.title, period=period, period_label=label,
-                             account_name=envelope.account_name, attachments=envelope.attachments)
-    claim = ledger.claim(conn, key, account_id=envelope.account_id, message_id=message["Message-ID"],
+    claim = ledger.claim(conn, key, account_id=envelope.account_id,
+                         message_id=message_id(settings.sender, "report", spec.id, period, envelope.recipient),
                          attachments=[a.name for a in envelope.attachments], run_id=run_id,
-                         lease_seconds=settings.claim_lease_seconds)
+                         lease_seconds=settings.claim_lease_seconds, dead_runs=dead_runs)
     if claim is None:
         if ledger.current_status(conn, key) in ledger.DONE:
             summary.already_sent += 1
@@ -193,6 +213,26 @@ def _deliver_one(conn: psycopg.Connection, transport: SmtpTransport | OutboxTran
     if claim.took_over == "sending":
         log.warning("%s %s for %s: taking over a delivery whose run stopped before recording it; "
                     "re-sending with the same Message-ID", spec.id, period, who)
+
+    def undeliverable(status: str, cause: str, reason: str, **fields: object) -> None:
+        ledger.finish(conn, key, claim, status=status, error=reason, **fields)
+        summary.undeliverable.append(Undelivered(envelope.account_id, envelope.recipient, cause, reason))
+
+    try:  # a message that cannot be built for this recipient must not stop the others
+        message = report_message(sender=settings.sender, recipient=envelope.recipient, report_id=spec.id,
+                                 title=spec.title, period=period, period_label=label,
+                                 account_name=envelope.account_name, attachments=envelope.attachments)
+        size = len(message.as_bytes(policy=email.policy.SMTP))
+        if size > settings.max_message_bytes:
+            raise MessageTooLarge(size, settings.max_message_bytes, "DELIVERY_MAX_MESSAGE_BYTES")
+    except InvalidRecipient as exc:
+        return undeliverable("unsendable", "invalid-address", f"owner e-mail: {exc}", attempts=0)
+    except MessageTooLarge as exc:
+        return undeliverable("unsendable", "too-large", str(exc), attempts=0)
+    except Exception as exc:
+        log.exception("%s %s for %s: the message could not be built", spec.id, period, who)
+        return undeliverable("unsendable", "unbuildable", f"message not built: {type(exc).__name__}: {exc}",
+                             attempts=0)
     try:
         if isinstance(transport, OutboxTransport):
             handed = transport.send(message, envelope.recipient, _outbox_name(spec.id, period, envelope))
@@ -203,16 +243,24 @@ def _deliver_one(conn: psycopg.Connection, transport: SmtpTransport | OutboxTran
             ledger.finish(conn, key, claim, status="sent", attempts=handed.attempts, code=handed.code,
                           reply=handed.reply)
             summary.sent += 1
+    except MessageTooLarge as exc:
+        undeliverable("unsendable", "too-large", str(exc), attempts=0)
     except MailRefused as exc:
-        ledger.finish(conn, key, claim, status="refused", attempts=exc.attempts, code=exc.code, reply=exc.reply,
-                      error=str(exc))
-        summary.refused += 1
-        summary.problems.append(f"{who}: refused by the server: {exc.code} {exc.reply}")
+        if exc.per_recipient:
+            undeliverable("refused", f"refused-{exc.code}", f"refused by the server: {exc.code} {exc.reply}",
+                          attempts=exc.attempts, code=exc.code, reply=exc.reply)
+        else:
+            ledger.finish(conn, key, claim, status="refused", attempts=exc.attempts, code=exc.code,
+                          reply=exc.reply, error=str(exc))
+            summary.refused += 1
+            summary.problems.append(f"{who}: refused by the server: {exc}")
     except TemporaryMailError as exc:
         ledger.finish(conn, key, claim, status="failed", attempts=exc.attempts, code=exc.code, reply=exc.reply,
                       error=str(exc))
         summary.failed += 1
         summary.problems.append(f"{who}: gave up after {exc.attempts} attempts: {exc}")
-    except Exception as exc:
+    except Exception as exc:  # unexpected: recorded for a re-run, raised at the end, the others still served
+        log.exception("%s %s for %s: sending failed unexpectedly", spec.id, period, who)
         ledger.finish(conn, key, claim, status="failed", attempts=0, error=f"{type(exc).__name__}: {exc}")
-        raise
+        summary.failed += 1
+        summary.problems.append(f"{who}: {type(exc).__name__}: {exc}")

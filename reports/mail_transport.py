@@ -4,6 +4,9 @@ One SMTP connection is reused for a batch (a thousand per-account summaries shou
 thousand TLS handshakes) and reopened after any error. Replies are classified the way SMTP
 defines them: 4xx and network errors are temporary (retry with exponential backoff, a bounded
 number of times), 5xx is a permanent refusal (no retry; the caller records it and fails loudly).
+A 5xx to RCPT or DATA refuses this recipient's message only (`MailRefused.per_recipient`); one to
+the session (MAIL FROM, AUTH) or an untrusted certificate refuses every message. A message larger
+than the server's SIZE extension allows is not offered at all (`MessageTooLarge`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
-from orchestration.settings import MailSettings
+from orchestration.settings import MailSettings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +40,22 @@ class TemporaryMailError(Exception):
 class MailRefused(Exception):
     """A 5xx reply, or a TLS/STARTTLS setup the server cannot satisfy: retrying would not help."""
 
-    def __init__(self, code: int | None, reply: str):
+    def __init__(self, code: int | None, reply: str, *, per_recipient: bool = False):
         super().__init__(f"SMTP server refused the message: {code} {reply}" if code else
                          f"SMTP connection refused for good: {reply}")
         self.code = code
         self.reply = reply
+        self.per_recipient = per_recipient  # refused for this recipient/message, not for the whole session
         self.attempts = 0
+
+
+class MessageTooLarge(Exception):
+    """The message exceeds the size limit (the server's SIZE extension or DELIVERY_MAX_MESSAGE_BYTES)."""
+
+    def __init__(self, size: int, limit: int, source: str):
+        super().__init__(f"the message is {size:,} bytes; {source} accepts at most {limit:,}")
+        self.size = size
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -64,11 +77,12 @@ def classify(exc: Exception) -> TemporaryMailError | MailRefused:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, raw = next(iter(exc.recipients.values()))
         reply = _reply_text(raw)
-        return MailRefused(code, reply) if code >= 500 else TemporaryMailError(f"{code} {reply}", code, reply)
+        return (MailRefused(code, reply, per_recipient=True) if code >= 500
+                else TemporaryMailError(f"{code} {reply}", code, reply))
     if isinstance(exc, smtplib.SMTPResponseException):
         reply = _reply_text(exc.smtp_error)
         if exc.smtp_code >= 500:
-            return MailRefused(exc.smtp_code, reply)
+            return MailRefused(exc.smtp_code, reply, per_recipient=isinstance(exc, smtplib.SMTPDataError))
         return TemporaryMailError(f"{exc.smtp_code} {reply}", exc.smtp_code, reply)
     if isinstance(exc, ssl.SSLCertVerificationError):
         return MailRefused(None, f"the server's TLS certificate is not trusted ({exc.verify_message}); "
@@ -111,16 +125,25 @@ class SmtpTransport:
                 self._smtp.close()
             self._smtp = None
 
+    def _server_size_limit(self) -> int | None:
+        """The SIZE the server announced after EHLO (RFC 1870); None or 0 means no stated limit."""
+        size = self._smtp.esmtp_features.get("size", "").strip() if self._smtp else ""
+        return int(size) if size.isdigit() and int(size) > 0 else None
+
     def _send_once(self, message: EmailMessage, recipient: str) -> tuple[int, str]:
         if self._smtp is None:
             self._smtp = self._open()
+        data = message.as_bytes(policy=email.policy.SMTP)  # CRLF line ends
+        limit = self._server_size_limit()
+        if limit is not None and len(data) > limit:
+            raise MessageTooLarge(len(data), limit, "the server (SIZE)")
         try:
-            self._smtp.mail(self.settings.sender)
+            self._smtp.mail(self.settings.sender, [f"SIZE={len(data)}"] if limit is not None else [])
             code, raw = self._smtp.rcpt(recipient)
             if code not in (250, 251):
                 self._smtp.rset()
                 raise smtplib.SMTPRecipientsRefused({recipient: (code, raw)})
-            code, raw = self._smtp.data(message.as_bytes(policy=email.policy.SMTP))  # CRLF line ends
+            code, raw = self._smtp.data(data)
             if code != 250:
                 raise smtplib.SMTPDataError(code, raw)
         except smtplib.SMTPResponseException:
@@ -145,7 +168,7 @@ class SmtpTransport:
         """Send to one recipient, retrying temporary failures with exponential backoff.
 
         Raises MailRefused on a 5xx reply, or the last TemporaryMailError once the attempts are
-        used up; either carries `attempts`.
+        used up; either carries `attempts`. MessageTooLarge when the server's SIZE is exceeded.
         """
         attempts = 0
         while True:
@@ -153,6 +176,8 @@ class SmtpTransport:
             try:
                 code, reply = self._send_once(message, recipient)
                 return Handed(attempts=attempts, code=code, reply=reply)
+            except MessageTooLarge:
+                raise
             except (smtplib.SMTPException, OSError) as exc:
                 if not isinstance(exc, smtplib.SMTPResponseException):
                     self._drop()  # a network error leaves the session in an unknown state
@@ -164,6 +189,9 @@ class SmtpTransport:
                 log.warning("SMTP attempt %d/%d for report message %s failed (%s); retrying in %.2fs",
                             attempts, self.settings.max_attempts, message["Message-ID"], error, delay)
                 self._sleep(delay)
+            except BaseException:
+                self._drop()  # an unexpected error may leave a transaction half-open on this session
+                raise
 
     def __enter__(self) -> SmtpTransport:
         return self
@@ -194,3 +222,11 @@ class OutboxTransport:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def open_transport(settings: MailSettings,
+                   sleep: Callable[[float], None] = time.sleep) -> SmtpTransport | OutboxTransport:
+    """SMTP when SMTP_HOST is set, else .eml files in ARTIFACTS_DIR/outbox/."""
+    if settings.host is None:
+        return OutboxTransport(get_settings().artifacts_dir / "outbox")
+    return SmtpTransport(settings, sleep=sleep)

@@ -2,8 +2,8 @@
 
 `LocalSmtpServer` records every accepted message and can drop the next N connections (or drop a
 connection after the message data arrived, without keeping it), answer the
-next DATA commands with given replies (e.g. "451 ..." then normal), or refuse recipients with a
-5xx — the failure modes delivery must survive or report.
+next DATA commands with given replies (e.g. "451 ..." then normal), refuse all or chosen recipients
+with a 5xx, or announce a SIZE limit — the failure modes delivery must survive or report.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class Script:
     drop_in_data: int = 0  # close the connection after the message data arrived, before replying
     data_replies: list[str] = field(default_factory=list)
     rcpt_reply: str | None = None
+    refused_recipients: dict[str, str] = field(default_factory=dict)  # address -> its 5xx RCPT reply
     connections: int = 0
 
 
@@ -54,6 +55,8 @@ class _Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.script.rcpt_reply:
             return self.script.rcpt_reply
+        if address in self.script.refused_recipients:
+            return self.script.refused_recipients[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -97,17 +100,18 @@ class _Controller(Controller):
 
 
 class LocalSmtpServer:
-    def __init__(self, credentials: tuple[str, str] | None = None, tls_cert: tuple[Path, Path] | None = None):
+    def __init__(self, credentials: tuple[str, str] | None = None, tls_cert: tuple[Path, Path] | None = None,
+                 data_size_limit: int | None = None):
         self.port = free_port()
         self.script = Script()
         self._lock = threading.Lock()
         self.handler = _Handler(self.script, self._lock)
-        kwargs = {}
+        kwargs = {} if data_size_limit is None else {"data_size_limit": data_size_limit}  # announced as SIZE
         if credentials:
             def authenticate(server, session, envelope, mechanism, auth_data):
                 ok = (auth_data.login.decode(), auth_data.password.decode()) == credentials
                 return AuthResult(success=ok, handled=False)
-            kwargs = {"authenticator": authenticate, "auth_require_tls": tls_cert is not None}
+            kwargs |= {"authenticator": authenticate, "auth_require_tls": tls_cert is not None}
         if tls_cert:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*tls_cert)

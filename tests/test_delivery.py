@@ -103,8 +103,8 @@ def test_each_owner_gets_their_files_once_and_reruns_send_nothing(warehouse, mai
     with LocalSmtpServer() as server:
         use_server(mail_env, server)
         summary = deliver_report(warehouse, "usage_summary", "2026-03-01")
-        assert summary.counts() == {"sent": 2, "already_sent": 0, "outbox": 0, "failed": 0, "refused": 0,
-                                    "in_progress": 0, "no_recipient": 1}
+        assert summary.counts() == {"sent": 2, "already_sent": 0, "outbox": 0, "undeliverable": 0, "failed": 0,
+                                    "refused": 0, "in_progress": 0, "no_recipient": 1}
         received = {tuple(rcpts): msg for rcpts, msg in server.messages}
         assert set(received) == {("owner101@example.test",), ("owner102@example.test",)}
         for account_id in (101, 102):
@@ -183,14 +183,14 @@ def test_temporary_errors_that_outlast_the_attempts_fail_and_a_rerun_sends(wareh
         assert len(server.messages) == 1
 
 
-def test_permanent_5xx_fails_loudly_and_is_recorded(warehouse, mail_env, tmp_path, pdf_bytes):
+def test_permanent_5xx_is_recorded_per_recipient_and_not_retried(warehouse, mail_env, tmp_path, pdf_bytes):
     record_artifacts(warehouse, tmp_path / "artifacts", "usage_summary", "2026-02-01", [101, 102], pdf_bytes)
     with LocalSmtpServer() as server:
         use_server(mail_env, server)
         server.script.rcpt_reply = "550 5.1.1 Mailbox does not exist"
-        with pytest.raises(DeliveryError, match="550 5.1.1 Mailbox does not exist") as failure:
-            deliver_report(warehouse, "usage_summary", "2026-02-01")
-        assert failure.value.summary.refused == 2
+        summary = deliver_report(warehouse, "usage_summary", "2026-02-01")  # their fault alone: not raised
+        assert [(u.who, u.reason) for u in summary.undeliverable] == [
+            (f"account {a}", "refused by the server: 550 5.1.1 Mailbox does not exist") for a in (101, 102)]
         assert server.messages == []
         rows = ledger(warehouse, "usage_summary", "2026-02-01")
         assert rows["owner101@example.test"] == ("refused", 1, 550, "5.1.1 Mailbox does not exist")
