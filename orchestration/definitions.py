@@ -38,7 +38,7 @@ from orchestration.defs.reports import catalogue as report_catalogue
 from orchestration.defs.reports import report_assets, report_jobs, report_schedules
 from orchestration.defs.resources import InstalledDbtCliResource, SourceResource, WarehouseResource
 from orchestration.defs.schedules import hourly_snapshot_schedule
-from orchestration.defs.snapshots import hourly_source_snapshot, raw_plans
+from orchestration.defs.snapshots import hourly_row_accounting, hourly_source_snapshot, raw_plans
 from orchestration.defs.warehouse_checks import (
     warehouse_expectations,
     warehouse_expectations_job,
@@ -92,6 +92,7 @@ defs = dg.Definitions(
         *freshness_checks,
         *report_input_checks(report_catalogue),
         warehouse_expectations,
+        hourly_row_accounting,
     ],
     jobs=jobs,
     schedules=schedules,

@@ -109,3 +109,30 @@ def get_mail_settings() -> MailSettings:
         claim_lease_seconds=int(os.environ.get("DELIVERY_CLAIM_LEASE_SECONDS", "900")),
         max_message_bytes=int(os.environ.get("DELIVERY_MAX_MESSAGE_BYTES", str(10 * 1024 * 1024))),
     )
+
+
+@dataclass(frozen=True)
+class ValidationLimits:
+    """Largest value one source row may carry; a larger one is quarantined as out of range.
+
+    Defaults sit far above anything the product records (a session lasts at most 24 hours, so it
+    cannot hold more than 1,440 audio minutes) and far below the sentinel values broken clients
+    send (INT_MAX counts, 999,999,999 minutes, 99,999,999,999 MB).
+    """
+
+    max_event_quantity: int  # units in one usage event (API calls, exports, share links)
+    max_session_audio_minutes: int  # audio minutes in one session
+    max_session_file_size_mb: int  # size of one session's recording
+    max_storage_mb: int  # one account's storage meter reading
+    max_invoice_amount: int  # subscription fee, overage fee or total of one invoice
+
+
+def get_validation_limits() -> ValidationLimits:
+    """Read when an extraction starts, so a changed limit applies from the next run."""
+    return ValidationLimits(
+        max_event_quantity=_positive_int("MAX_EVENT_QUANTITY", "100000"),
+        max_session_audio_minutes=_positive_int("MAX_SESSION_AUDIO_MINUTES", "1440"),
+        max_session_file_size_mb=_positive_int("MAX_SESSION_FILE_SIZE_MB", "100000"),
+        max_storage_mb=_positive_int("MAX_STORAGE_MB", "100000000"),
+        max_invoice_amount=_positive_int("MAX_INVOICE_AMOUNT", "10000000"),
+    )

@@ -9,6 +9,7 @@ import dagster as dg
 
 from orchestration.defs.partitions import hourly_partitions
 from orchestration.defs.resources import SourceResource, WarehouseResource
+from orchestration.snapshots.accounting import account_rows
 from orchestration.snapshots.run import newest_snapshot_end, snapshot_plans, snapshot_window
 from orchestration.snapshots.tables import HOURLY_SNAPSHOT_TABLES
 
@@ -22,6 +23,7 @@ _DESCRIPTIONS = {
 }
 
 RAW_PLANS = dg.AssetKey(["raw", "plans"])
+ROW_ACCOUNTING = "row_accounting"
 
 
 @dg.multi_asset(
@@ -57,6 +59,47 @@ def hourly_source_snapshot(
                 "window_end": window.end.isoformat(),
                 "dagster/last_updated_timestamp": dg.MetadataValue.timestamp(data_end),
             },
+        )
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            ROW_ACCOUNTING, asset=["raw", t.name], partitions_def=hourly_partitions,
+            description="Every source row of the hour is in raw, in quarantine with a reason, or belongs "
+                        "to an erased account; fails naming the rows in none of them.",
+        )
+        for t in HOURLY_SNAPSHOT_TABLES
+    ],
+)
+def hourly_row_accounting(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, source: SourceResource
+):
+    """One pass per table over the run's hours (a range run checks its whole range at once)."""
+    window = context.partition_time_window
+    for result in account_rows(source.url, warehouse.url, list(HOURLY_SNAPSHOT_TABLES), window.start, window.end):
+        missing = sum(h.missing for h in result.hours if h.missing > 0)
+        metadata: dict[str, object] = {
+            "hours": len(result.hours),
+            "source_rows": sum(h.source for h in result.hours),
+            "raw_rows": sum(h.raw for h in result.hours),
+            "quarantined_rows": sum(h.quarantined for h in result.hours),
+            "erased_account_rows": sum(h.erased for h in result.hours),
+            "rows_in_neither": missing,
+            "stored_beyond_source": sum(-h.missing for h in result.hours if h.missing < 0),
+        }
+        if not result.passed:
+            metadata["hours_short"] = dg.MetadataValue.json(
+                {h.hour.isoformat(): h.missing for h in result.hours if h.missing > 0})
+            metadata["rows_in_neither_named"] = dg.MetadataValue.json(result.missing_rows)
+            metadata["hours_never_extracted"] = dg.MetadataValue.json(
+                [h.isoformat() for h in result.never_extracted])
+        yield dg.AssetCheckResult(
+            asset_key=["raw", result.table], check_name=ROW_ACCOUNTING, passed=result.passed,
+            severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
+            description=None if result.passed else (
+                f"{missing} source row(s) in neither raw nor quarantine"
+                + (f"; {len(result.never_extracted)} hour(s) never extracted" if result.never_extracted else "")),
         )
 
 

@@ -7,6 +7,9 @@ a temporary table and from there into quarantine. Repeated keys are then looked 
 loaded (orchestration/snapshots/duplicates.py), unless raw's own unique key already rules them out:
 then a repeat makes the direct copy fail, and the window is loaded again through a temporary table
 where repeats are set aside first. Clean data, the common case, is read once and written once.
+Keys the window shares with rows the source files under other hours are then settled against
+all their copies (orchestration/snapshots/duplicates.py), so the kept copy does not depend on how
+runs were cut.
 """
 
 from __future__ import annotations
@@ -17,7 +20,12 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from orchestration.snapshots.duplicates import move_duplicates
+from orchestration.snapshots.domain import rule_parameters
+from orchestration.snapshots.duplicates import (
+    keys_in_other_hours_query,
+    move_duplicates,
+    move_superseded_copies,
+)
 from orchestration.snapshots.tables import SnapshotTable
 
 # Rows of accounts erased on request (ops.erased_accounts) are classified first and never stored,
@@ -99,6 +107,29 @@ def _key_enforced_by_raw(cur: psycopg.Cursor, table: SnapshotTable) -> bool:
     ).fetchone())
 
 
+def _settle_keys_in_other_hours(
+    source: psycopg.Connection, cur: psycopg.Cursor, table: SnapshotTable, params: dict,
+    in_window: sql.Composable,
+) -> int:
+    """Quarantine the window's raw rows whose key has an earlier valid copy filed under another
+    hour; return how many moved. Every copy of those keys is read through the same rules."""
+    mogrify = psycopg.ClientCursor(source).mogrify
+    keys = [k for (k,) in source.execute(mogrify(keys_in_other_hours_query(table), params))]
+    if not keys:
+        return 0
+    (key,) = table.duplicate_key
+    everywhere = {**params, "start": "-infinity", "end": "infinity"}
+    copies = mogrify(
+        sql.SQL("SELECT * FROM ({}) r WHERE r.{} = ANY(%(keys)s)").format(
+            _ruled_source_query(table, fenced=False), _ident(key)),
+        {**everywhere, "keys": keys},
+    )
+    _create_temp_like_raw(cur, "key_copies", table)
+    cur.execute("ALTER TABLE key_copies ADD COLUMN partition_at timestamptz, ADD COLUMN reason text")
+    _stream(source, copies, cur, sql.SQL("key_copies ({}, partition_at, reason)").format(_cols(table.columns)))
+    return move_superseded_copies(cur, table, in_window)
+
+
 def extract_window(
     source: psycopg.Connection,
     warehouse: psycopg.Connection,
@@ -113,7 +144,7 @@ def extract_window(
     `erased_accounts` are the account ids whose rows must not be stored at all.
     """
     lower: datetime | str = "-infinity" if table.cumulative else start
-    params = {"start": lower, "end": end, "erased": erased_accounts}
+    params = {"start": lower, "end": end, "erased": erased_accounts, **rule_parameters()}
     mogrify = psycopg.ClientCursor(source).mogrify
     cols = _cols(table.columns)
     raw = _ident("raw", table.name)
@@ -151,6 +182,8 @@ def extract_window(
         else:
             if not key_enforced:
                 loaded -= move_duplicates(cur, table, raw, in_window)
+        if table.keyed_source:
+            loaded -= _settle_keys_in_other_hours(source, cur, table, params, in_window)
         _stream(source, rejected, cur, sql.SQL("rejected ({}, partition_at, reason)").format(cols))
         by_reason = dict(
             cur.execute(
@@ -178,7 +211,8 @@ def record_snapshot_log(
     end: datetime,
     source_cutoff: datetime,
 ) -> None:
-    """Note, for every hour of the window, what the extraction saw (read by late-data detection).
+    """Note, for every hour of the window, what the extraction saw (read by late-data detection)
+    and stored (read by the row-accounting check).
 
     One grouped pass over the window's raw and quarantine rows, not a count per hour.
     """
@@ -187,23 +221,27 @@ def record_snapshot_log(
             """
             INSERT INTO raw.snapshot_log AS l
                 (table_name, partition_hour, source_cutoff, rows_loaded, rows_quarantined,
-                 extracted_at)
+                 rows_stored_by_cutoff, extracted_at)
             SELECT %(table)s, h.hour, %(cutoff)s, coalesce(r.n, 0), coalesce(q.n, 0),
-                   clock_timestamp()
+                   coalesce(r.by_cutoff, 0) + coalesce(q.by_cutoff, 0), clock_timestamp()
             FROM generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '1 hour',
                                  interval '1 hour') AS h (hour)
             LEFT JOIN (
-                SELECT date_trunc('hour', {et}) AS hour, count(*) AS n FROM {raw}
-                WHERE {et} >= %(start)s AND {et} < %(end)s GROUP BY 1
+                SELECT date_trunc('hour', {et}) AS hour, count(*) AS n,
+                       count(*) FILTER (WHERE recorded_at <= %(cutoff)s) AS by_cutoff
+                FROM {raw} WHERE {et} >= %(start)s AND {et} < %(end)s GROUP BY 1
             ) r USING (hour)
             LEFT JOIN (
-                SELECT partition_hour AS hour, count(*) AS n FROM {quarantine}
+                SELECT partition_hour AS hour, count(*) AS n,
+                       count(*) FILTER (WHERE recorded_at <= %(cutoff)s) AS by_cutoff
+                FROM {quarantine}
                 WHERE partition_hour >= %(start)s AND partition_hour < %(end)s GROUP BY 1
             ) q USING (hour)
             ON CONFLICT (table_name, partition_hour) DO UPDATE SET
                 source_cutoff = excluded.source_cutoff,
                 rows_loaded = excluded.rows_loaded,
                 rows_quarantined = excluded.rows_quarantined,
+                rows_stored_by_cutoff = excluded.rows_stored_by_cutoff,
                 extracted_at = excluded.extracted_at
             """
         ).format(

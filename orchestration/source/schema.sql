@@ -102,6 +102,9 @@ CREATE INDEX IF NOT EXISTS sessions_started_at_idx ON app.sessions (started_at);
 CREATE INDEX IF NOT EXISTS sessions_recorded_at_idx ON app.sessions (recorded_at);
 CREATE INDEX IF NOT EXISTS usage_events_occurred_at_idx ON app.usage_events (occurred_at);
 CREATE INDEX IF NOT EXISTS usage_events_recorded_at_idx ON app.usage_events (recorded_at);
+-- A copy of an event in another hour is found by its id (the extraction's duplicate check).
+CREATE INDEX IF NOT EXISTS sessions_session_id_idx ON app.sessions (session_id);
+CREATE INDEX IF NOT EXISTS usage_events_event_id_idx ON app.usage_events (event_id);
 CREATE INDEX IF NOT EXISTS storage_readings_measured_at_idx ON app.storage_readings (measured_at);
 CREATE INDEX IF NOT EXISTS storage_readings_recorded_at_idx ON app.storage_readings (recorded_at);
 CREATE INDEX IF NOT EXISTS subscriptions_updated_at_idx ON app.subscriptions (updated_at);
