@@ -10,7 +10,6 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -19,7 +18,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from orchestration.defs.dbt_window import WINDOW_ENV, dbt_build_args, dbt_window_env
 from orchestration.defs.partitions import daily_partitions, hourly_partitions, monthly_partitions
 from orchestration.defs.resources import WarehouseResource
-from orchestration.settings import PROJECT_ROOT, get_settings
+from orchestration.settings import PROJECT_ROOT
 from orchestration.warehouse.connection import dbt_env
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -52,17 +51,35 @@ if manifest_is_stale(dbt_project):
 
 PARTITION_TAGS = ("hourly", "daily", "monthly")
 
-# Rollups follow their upstream: a day or month is rebuilt when any of its hours or days is
-# (re-)materialized, including late-data re-extractions within the look-back window.
+# Rollups follow their upstream, however old the change: a day or month partition is requested
+# when one of its upstream partitions was materialized after the tick it was last handled
+# (requested or materialized), or when the partition comes into existence (its period ended). No
+# time-window limit: a UI backfill of an hour in March reaches March's day and month. Only
+# partitions whose upstream changed are candidates, so a quiet tick requests nothing.
+# - A month waits while one of its days is missing, in progress or requested on this same tick
+#   (Dagster's any_deps_updated would also fire on a day merely requested now): it is built once,
+#   after the day, from the day's new rows.
+# - "Handled" leaves out the initial evaluation (Dagster's since_last_handled counts it): a fresh
+#   instance's first tick requests the partitions that are missing with every upstream partition
+#   present (nothing else: history already built is not missing, and periods before the data
+#   starts have missing hours), so a crash between a day's end and its first tick loses nothing.
+# - A failed run counts as handled: the partition is retried on its next upstream change (or by
+#   an operator), never in a loop on every tick; the failure is alerted (alerts.py).
+upstream_materialized = dg.AutomationCondition.any_deps_match(
+    dg.AutomationCondition.newly_updated() & ~dg.AutomationCondition.executed_with_root_target()
+).with_label("any_deps_materialized")
+handled = (dg.AutomationCondition.newly_requested() | dg.AutomationCondition.newly_updated()).with_label(
+    "requested_or_materialized"
+)
+upstream_not_settled = dg.AutomationCondition.any_deps_match(
+    dg.AutomationCondition.missing()
+    | dg.AutomationCondition.in_progress()
+    | dg.AutomationCondition.will_be_requested()
+).with_label("any_deps_missing_in_progress_or_requested")
+
 follows_upstream = (
-    dg.AutomationCondition.in_latest_time_window(
-        lookback_delta=timedelta(hours=get_settings().late_data_lookback_hours + 48)
-    )
-    & (
-        dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()
-    ).since_last_handled()
-    & ~dg.AutomationCondition.any_deps_missing()
-    & ~dg.AutomationCondition.any_deps_in_progress()
+    (dg.AutomationCondition.newly_missing() | upstream_materialized).since(handled)
+    & ~upstream_not_settled
     & ~dg.AutomationCondition.in_progress()
 ).with_label("follows_upstream")
 
