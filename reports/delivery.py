@@ -236,13 +236,8 @@ def _deliver_one(conn: psycopg.Connection, transport: SmtpTransport | OutboxTran
     try:
         if isinstance(transport, OutboxTransport):
             handed = transport.send(message, envelope.recipient, _outbox_name(spec.id, period, envelope))
-            ledger.finish(conn, key, claim, status="outbox", attempts=1, outbox_path=str(handed.outbox_path))
-            summary.outbox += 1
         else:
             handed = transport.send(message, envelope.recipient)
-            ledger.finish(conn, key, claim, status="sent", attempts=handed.attempts, code=handed.code,
-                          reply=handed.reply)
-            summary.sent += 1
     except MessageTooLarge as exc:
         undeliverable("unsendable", "too-large", str(exc), attempts=0)
     except MailRefused as exc:
@@ -264,3 +259,16 @@ def _deliver_one(conn: psycopg.Connection, transport: SmtpTransport | OutboxTran
         ledger.finish(conn, key, claim, status="failed", attempts=0, error=f"{type(exc).__name__}: {exc}")
         summary.failed += 1
         summary.problems.append(f"{who}: {type(exc).__name__}: {exc}")
+    else:
+        # The server has the message (its 250 arrived): only this write stands between it and 'sent'.
+        # Nothing may turn it into a retried status; if the write itself fails, the row stays
+        # 'sending' and the next run re-sends it (the one duplicate window, docs/delivery.md).
+        if handed.outbox_path is not None:
+            ledger.finish(conn, key, claim, status="outbox", attempts=1, outbox_path=str(handed.outbox_path))
+            summary.outbox += 1
+        else:
+            if not ledger.finish(conn, key, claim, status="sent", attempts=handed.attempts, code=handed.code,
+                                 reply=handed.reply):
+                log.warning("%s %s for %s: sent, but another run took this delivery over meanwhile (its lease "
+                            "ran out, or Dagster reported this run over); it may send a copy", spec.id, period, who)
+            summary.sent += 1
