@@ -36,6 +36,21 @@ EVENT_SETTINGS = {
 }
 STORAGE_DATABASE = "dagster"
 TELEMETRY_OFF = "telemetry:\n  enabled: false\n"
+# Run monitoring (the daemon): a run stuck starting or cancelling is failed after 3 minutes, and
+# pool slots held by a finished (or failed-as-dead) run are freed a minute after it ended. A
+# STARTED run whose process died is not seen by Dagster's default launcher (it cannot check its
+# workers): orchestration/defs/run_monitoring.py fails those. Never resumed: a re-run is the fix.
+RUN_MONITORING = """run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  cancel_timeout_seconds: 180
+  max_resume_run_attempts: 0
+  poll_interval_seconds: 60
+  free_slots_after_run_end_seconds: 60
+"""
+# Every pool (orchestration/defs/pools.py) admits one step at a time: two runs writing the same
+# raw window or the same dbt models wait for each other instead of colliding.
+CONCURRENCY = "concurrency:\n  pools:\n    default_limit: 1\n"
 
 
 def apply_event_settings() -> None:
@@ -72,14 +87,16 @@ def storage_url(conninfo: str) -> str:
 
 
 def instance_yaml(postgres_url: str | None = None, *, url_env: str | None = None) -> str:
-    """dagster.yaml: telemetry off (no network at run time) and, given one, PostgreSQL storage.
+    """dagster.yaml: telemetry off (no network at run time), run monitoring, one-at-a-time pools
+    and, given one, PostgreSQL storage.
 
     `url_env` names an environment variable holding the URL instead of writing it into the file.
     """
+    settings = TELEMETRY_OFF + RUN_MONITORING + CONCURRENCY
     if postgres_url is None and url_env is None:
-        return TELEMETRY_OFF
+        return settings
     value = f"{{env: {url_env}}}" if url_env else f'"{postgres_url}"'
-    return TELEMETRY_OFF + f"storage:\n  postgres:\n    postgres_url: {value}\n"
+    return settings + f"storage:\n  postgres:\n    postgres_url: {value}\n"
 
 
 def ensure_instance_config(home: Path) -> Path:

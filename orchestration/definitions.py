@@ -37,6 +37,7 @@ from orchestration.defs.report_delivery import report_delivery_assets
 from orchestration.defs.reports import catalogue as report_catalogue
 from orchestration.defs.reports import report_assets, report_jobs, report_schedules
 from orchestration.defs.resources import InstalledDbtCliResource, SourceResource, WarehouseResource
+from orchestration.defs.run_monitoring import dead_run_sensor
 from orchestration.defs.schedules import hourly_snapshot_schedule
 from orchestration.defs.snapshots import hourly_row_accounting, hourly_source_snapshot, raw_plans
 from orchestration.defs.warehouse_checks import (
@@ -98,6 +99,7 @@ defs = dg.Definitions(
     schedules=schedules,
     sensors=[
         operator_alert_on_run_failure,
+        dead_run_sensor,
         dg.AutomationConditionSensorDefinition(
             "rollup_automation_sensor",
             target=dg.AssetSelection.all(),

@@ -103,9 +103,13 @@ def alert_run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun, step_fai
     return outcomes
 
 
+# monitor_all_code_locations: runs executed by the `usage-analytics` CLI (in its own process, not
+# launched from a code location) carry no code location, and a sensor watching only its own
+# location skips them: their failures, killed runs included, were never alerted.
 @dg.run_failure_sensor(
     name="operator_alert_on_run_failure",
     default_status=dg.DefaultSensorStatus.RUNNING,
+    monitor_all_code_locations=True,
     description="E-mails OPERATOR_EMAIL once per failed run lineage and once per failed blocking check.",
 )
 def operator_alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
