@@ -174,3 +174,33 @@ def test_a_claim_held_by_a_dead_run_is_taken_over_at_once(warehouse, server, dag
     assert reports_to(server) == ["owner201@example.test", "owner203@example.test"]
     assert deliver_report(warehouse, "usage_summary", period, run_is_dead=dead).already_sent == 2
     assert len(server.messages) == 2
+
+
+def test_the_delivery_asset_succeeds_and_its_check_names_the_recipient_not_served(
+        warehouse, server, dagster_instance, tmp_path, pdf_bytes):
+    """Through Dagster: the run succeeds (no run-failure alert), the check fails, the operator is mailed once.
+
+    The report gate's own tests (test_report_gate.py) run the input check for real; here its passing
+    result is recorded through the instance API so that only delivery is under test.
+    """
+    from orchestration.defs.report_checks import CHECK_NAME
+    from orchestration.defs.report_delivery import SERVED_CHECK, build_report_delivery
+    from orchestration.defs.reports import report_input_key
+    from orchestration.defs.resources import WarehouseResource
+    from reports.catalogue import load_catalogue
+
+    period = "2026-08-01"
+    record_artifacts(warehouse, tmp_path / "artifacts", "usage_summary", period, [202, 203], pdf_bytes)
+    input_key = report_input_key("usage_summary")
+    dagster_instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=input_key, partition=period))
+    dagster_instance.report_runless_asset_event(dg.AssetCheckEvaluation(
+        asset_key=input_key, check_name=CHECK_NAME, passed=True, metadata={}, partition=period))
+    asset = build_report_delivery(load_catalogue()["usage_summary"])
+    for _ in range(2):  # a re-run meets the same bad address: still one alert, still a successful run
+        result = dg.materialize([asset], partition_key=period, instance=dagster_instance,
+                                resources={"warehouse": WarehouseResource()}, raise_on_error=False)
+        assert result.success
+        [check] = result.get_asset_check_evaluations()
+        assert check.check_name == SERVED_CHECK and not check.passed
+        assert check.description.startswith("account 202: owner e-mail: the address contains a control character")
+    assert reports_to(server) == ["owner203@example.test"] and len(alerts(server)) == 1
