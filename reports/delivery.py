@@ -134,7 +134,7 @@ def envelopes(conn: psycopg.Connection, spec: ReportSpec,
     missing = []
     for account_id in account_ids:
         email = owners.get(account_id, (None, None))[1]
-        if email and "@" in email:
+        if email and email.strip():  # a present but invalid address fails its recipient, loudly
             by_recipient.setdefault(email.strip(), []).append(account_id)
         else:
             missing.append(account_id)

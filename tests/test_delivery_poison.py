@@ -26,7 +26,8 @@ BAD_EMAIL = "owner202@example.test\r\nBcc: victim@example.test"
 OWNERS = {201: ("Evil\r\nBcc: victim@example.test\u2028X-Injected: 1", "owner201@example.test"),
           202: ("Fine Co", BAD_EMAIL),
           203: ("Globex", "owner203@example.test"),
-          204: ("Refused Ltd", "owner204@example.test")}
+          204: ("Refused Ltd", "owner204@example.test"),
+          205: ("No At Ltd", "owner205 at example.test")}
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +68,15 @@ def last_error(url: str, period: str, recipient: str) -> str:
 def test_bad_name_bad_address_and_a_550_fail_only_their_recipients_alert_once_and_reruns_retry_them(
         warehouse, server, tmp_path, pdf_bytes):
     period = "2026-04-01"
-    record_artifacts(warehouse, tmp_path / "artifacts", "usage_summary", period, [201, 202, 203, 204], pdf_bytes)
+    record_artifacts(warehouse, tmp_path / "artifacts", "usage_summary", period, [201, 202, 203, 204, 205],
+                     pdf_bytes)
     server.script.refused_recipients["owner204@example.test"] = "550 5.1.1 Mailbox unavailable"
 
     summary = deliver_report(warehouse, "usage_summary", period)
-    assert (summary.sent, summary.recipients) == (2, 4)
+    assert (summary.sent, summary.recipients, summary.no_recipient) == (2, 5, 0)
     assert {(u.who, u.cause) for u in summary.undeliverable} == {("account 202", "invalid-address"),
-                                                                 ("account 204", "refused-550")}
+                                                                 ("account 204", "refused-550"),
+                                                                 ("account 205", "invalid-address")}
     assert reports_to(server) == ["owner201@example.test", "owner203@example.test"]
     # the CR/LF name is cleaned in the subject: no header injected, nobody else addressed
     message = next(m for rcpts, m in server.messages if rcpts == ["owner201@example.test"])
@@ -88,11 +91,12 @@ def test_bad_name_bad_address_and_a_550_fail_only_their_recipients_alert_once_an
     body = alert.get_body(("plain",)).get_content()
     assert "account 202: owner e-mail: the address contains a control character" in body
     assert "account 204: refused by the server: 550 5.1.1 Mailbox unavailable" in body
-    assert "owner202@" not in body and "owner204@" not in body
+    assert "account 205: owner e-mail: not a valid e-mail address" in body
+    assert "owner202@" not in body and "owner204@" not in body and "owner205" not in body
 
     # a re-run with the same faults sends nothing new and alerts nobody again
     again = deliver_report(warehouse, "usage_summary", period)
-    assert (again.sent, again.already_sent, len(again.undeliverable)) == (0, 2, 2)
+    assert (again.sent, again.already_sent, len(again.undeliverable)) == (0, 2, 3)
     assert len(server.messages) == 3
 
     # once fixed, a re-run serves exactly the recipients that were not served
@@ -104,12 +108,12 @@ def test_bad_name_bad_address_and_a_550_fail_only_their_recipients_alert_once_an
     finally:
         with psycopg.connect(warehouse, autocommit=True) as conn:
             conn.execute("UPDATE raw.accounts SET owner_email = %s WHERE account_id = 202", (BAD_EMAIL,))
-    assert (fixed.sent, fixed.already_sent, fixed.undeliverable) == (2, 2, [])
+    assert (fixed.sent, fixed.already_sent, [u.who for u in fixed.undeliverable]) == (2, 2, ["account 205"])
     assert reports_to(server) == [f"owner20{a}@example.test" for a in (1, 2, 3, 4)]
     assert len(alerts(server)) == 1
     check = served_check("usage_summary", again)
-    assert not check.passed and "account 202" in check.description and check.metadata["undeliverable"].value == 2
-    assert served_check("usage_summary", fixed).passed
+    assert not check.passed and "account 202" in check.description and check.metadata["undeliverable"].value == 3
+    assert served_check("usage_summary", fixed).metadata["accounts"].value == [205]
 
 
 def test_a_message_over_the_size_limit_fails_that_recipient_only(warehouse, mail_env, server, tmp_path,
