@@ -1,5 +1,9 @@
 """A report's input dataset: its named tables for one period, read from marts/ml with SQL.
 
+The one exception is the account's name, which greets the account's own owner: it is personal
+data (often the owner's name), so it is read from the private intermediate.int_account_names,
+which the BI role cannot read.
+
 Queries live in reports/sql/<report>/<table>.sql (or sql/shared/) and receive the half-open
 window as `%(period_start)s` / `%(period_end)s`. Types are normalised here once, so every
 consumer (expectations, renderers, the data hash) sees the same frame: PostgreSQL numerics as

@@ -57,16 +57,18 @@ def test_bi_role_is_granted_exactly_the_chosen_ml_tables(bi_url):
 
 @pytest.mark.parametrize("table", ["raw.accounts", "raw.sessions", "quarantine.sessions",
                                    "raw.snapshot_log", "app.accounts", "public.schema_migrations",
-                                   "intermediate.int_account_activity_days"])
+                                   "intermediate.int_account_activity_days", "intermediate.int_account_names"])
 def test_bi_role_is_refused_outside_marts(bi_url, table):
     with psycopg.connect(bi_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute(f"SELECT * FROM {table} LIMIT 1")
 
 
 def test_no_personal_data_in_marts(bi_url):
+    """No owner or account name, no e-mail (tests/test_no_personal_data.py checks every value)."""
     with psycopg.connect(bi_url) as conn:
         columns = [r[0] for r in conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema IN ('marts', 'ml')")]
         values = conn.execute("SELECT string_agg(t::text, ' ') FROM marts.dim_accounts t").fetchone()[0]
-    assert columns and not [c for c in columns if "email" in c or "owner" in c]
-    assert "@example.com" not in values and "Jo Doe" not in values
+    assert columns and not [c for c in columns if "email" in c or "owner" in c or c == "account_name"]
+    assert "@example.com" not in values and "Jo Doe" not in values and "Acme" not in values
+    assert "Account 1" in values  # the pseudonym BI tools show instead

@@ -316,7 +316,7 @@ def test_assets_materialize_and_rerun_identically(built, db, dagster_instance):
     assert len(pct) and pct.between(0, 100).all()
     assert (insights.loc[insights["audio_minutes_percentile"].notna(), "peer_group_size"] >= 5).all()
     # anonymized: no insight text names another account
-    names = {r[0] for r in db.execute("SELECT account_name FROM marts.dim_accounts").fetchall()}
+    names = {r[0] for r in db.execute("SELECT account_name FROM intermediate.int_account_names").fetchall()}
     texts = " ".join(insights[[c for c in insights.columns if c.endswith("_text")]].fillna("").to_numpy().ravel())
     assert not any(name in texts for name in names)
     assert insights["peak_text"].notna().any() and insights["anomaly_days_30d"].notna().any()

@@ -17,7 +17,8 @@ from psycopg import sql
 
 # Model outputs an analyst reads: forecasts and their backtests, churn risk and its evaluation,
 # probability alive, anomalies and the detector's evaluation, limit projections and insights.
-# Keyed by account_id at most: no names, e-mails or other personal data.
+# Keyed by account_id at most: no names, e-mails or other personal data (tests/test_no_personal_data.py
+# checks every value the role can read against the source's names and e-mails).
 BI_ML_TABLES = (
     "forecasts", "forecast_backtests",
     "account_usage_forecasts", "account_forecast_backtests", "account_forecast_families",

@@ -1,4 +1,6 @@
 -- One row per account: descriptive attributes (no personal data) and the current subscription.
+-- The account's name is left out: it is often its owner's name, so it is personal data and stays
+-- in the private int_account_names. BI tools show account_label, a pseudonym made of the id.
 with current_subscription as (
     select *
     from (
@@ -12,7 +14,7 @@ with current_subscription as (
 
 select
     a.account_id,
-    a.account_name,
+    {{ dbt.concat(["'Account '", dbt.cast('a.account_id', dbt.type_string())]) }} as account_label,
     a.user_type,
     a.country,
     a.timezone,
