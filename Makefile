@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= 1
 
-.PHONY: demo test ui dbt docs lint clean bench instance
+.PHONY: demo test ui dbt docs lint clean bench instance soak
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=...")'
@@ -52,6 +52,12 @@ lint: $(STAMP)
 SCALE ?= full
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --scale $(SCALE)
+
+# The simulated-clock soak (issue 12, docs/soak.md) on its own databases (SOAK_DATABASE, default uap_soak):
+# DAYS simulated days hour by hour with faults; log and summary.json in .local/soak/.
+DAYS ?= 35
+soak: $(STAMP)
+	$(BIN)/python -m soak.run --days $(DAYS)
 
 clean:
 	rm -rf $(VENV) dbt_project/target dbt_project/logs

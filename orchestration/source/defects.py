@@ -1,7 +1,8 @@
 """Late and bad rows: the imperfections the platform has to detect, quarantine or wait for.
 
 Late rows are delivered 2-30 hours after they happened (a phone that was offline, a retried
-batch). Bad rows are what broken clients and at-least-once delivery produce. Kinds are mutually
+batch); the soak (soak/) asks for 1-72 hours after the row's hour, the look-back's full reach.
+Bad rows are what broken clients and at-least-once delivery produce. Kinds are mutually
 exclusive per row, so each one can be counted; except for duplicates (an extra copy of a valid
 row) a bad row replaces the valid one it was derived from.
 """
@@ -17,11 +18,23 @@ BAD_KINDS = ("null_account", "null_time", "negative", "unknown_account", "future
              "ended_before_started")  # the last one only exists for sessions
 
 
+LATE_HOURS = (2, 30)
+
+
 def delay(rng: np.random.Generator, recorded: np.ndarray, happened: np.ndarray,
-          late_rate: float) -> np.ndarray:
-    """recorded_at with a `late_rate` share moved to 2-30 hours after `happened`."""
+          late_rate: float, hours: tuple[int, int] = LATE_HOURS,
+          since: np.ndarray | None = None) -> np.ndarray:
+    """recorded_at with a `late_rate` share moved to `hours` after `since` (default: `happened`).
+
+    `since` is the row's partition time when lateness must stay within the look-back measured
+    from the row's hour (a session ends after its start hour); a row is never recorded less than
+    `hours[0]` after it happened.
+    """
     late = rng.random(len(recorded)) < late_rate
-    late_at = happened + rng.integers(2 * HOUR, 30 * HOUR + 1, len(recorded))
+    low, high = hours
+    late_at = (happened if since is None else since) + rng.integers(low * HOUR, high * HOUR + 1, len(recorded))
+    if since is not None:
+        late_at = np.maximum(late_at, happened + low * HOUR)
     return np.where(late, late_at, recorded)
 
 

@@ -23,7 +23,7 @@ import psycopg
 from orchestration.source import tables
 from orchestration.source.activity import simulate_day
 from orchestration.source.copy_writer import encode, take
-from orchestration.source.defects import corrupt, delay
+from orchestration.source.defects import LATE_HOURS, corrupt, delay
 from orchestration.source.plans import plan_rows
 from orchestration.source.population import (
     CHANNELS,
@@ -91,12 +91,14 @@ def simulate_history(conn: psycopg.Connection, *, accounts: int, days: int, seed
 
 
 def append_activity(conn: psycopg.Connection, *, until: datetime, late_rate: float = 0.01,
-                    bad_rate: float = 0.002) -> dict[str, int]:
+                    bad_rate: float = 0.002, late_hours: tuple[int, int] | None = None) -> dict[str, int]:
     """Continue the simulation from its horizon up to `until` (truncated to the hour).
 
     Writes exactly the rows recorded in (horizon, until], including late rows that happened
     hours earlier and subscription rows that changed (updated in place). Appending up to a
-    horizon already reached writes nothing.
+    horizon already reached writes nothing. With `late_hours` (low, high), late rows of the
+    days simulated from now on arrive low to high hours after their partition hour instead of
+    2-30 hours after they happened (the soak's 1-72 hours).
     """
     _check_rates(late_rate, bad_rate)
     until_at = _hour(until, "until")
@@ -109,7 +111,7 @@ def append_activity(conn: psycopg.Connection, *, until: datetime, late_rate: flo
         if until_at <= int(horizon.timestamp()):
             return dict.fromkeys(COUNT_KEYS, 0)
         world = World.from_bytes(blob)
-        counts = _advance(conn, world, until_at, late_rate, bad_rate)
+        counts = _advance(conn, world, until_at, late_rate, bad_rate, late_hours=late_hours)
         conn.execute("UPDATE app.simulation_state SET horizon = %s, state = %s, updated_at = now()",
                      (_dt(until_at), world.to_bytes()))
     return counts
@@ -168,7 +170,8 @@ def _add_accounts(rng: np.random.Generator, world: World, rows: Rows,
     return world.add_accounts(columns)
 
 
-def _step(world: World, late_rate: float, bad_rate: float) -> Rows:
+def _step(world: World, late_rate: float, bad_rate: float,
+          late_hours: tuple[int, int] | None = None) -> Rows:
     """Advance the world by one day from world.simulated_through; returns the rows it made."""
     t0 = world.simulated_through
     t1 = t0 + DAY
@@ -199,7 +202,9 @@ def _step(world: World, late_rate: float, bad_rate: float) -> Rows:
         ("app.usage_events", "occurred_at", "occurred_at", "quantity", day.events),
         ("app.storage_readings", "measured_at", "measured_at", "storage_used_mb", day.readings),
     ):
-        data["recorded_at"] = delay(rng, data["recorded_at"], data[happened], late_rate)
+        since = None if late_hours is None else data[time_column]
+        data["recorded_at"] = delay(rng, data["recorded_at"], data[happened], late_rate,
+                                    late_hours or LATE_HOURS, since)
         rows.add(table, corrupt(rng, data, time_column=time_column,
                                 negative_column=negative_column, bad_rate=bad_rate))
     world.simulated_through = t1
@@ -207,7 +212,8 @@ def _step(world: World, late_rate: float, bad_rate: float) -> Rows:
 
 
 def _advance(conn: psycopg.Connection, world: World, until: int, late_rate: float,
-             bad_rate: float, initial: Rows | None = None) -> dict[str, int]:
+             bad_rate: float, initial: Rows | None = None,
+             late_hours: tuple[int, int] | None = None) -> dict[str, int]:
     """Write pending rows now due, then simulate and write steps until `until` is covered."""
     counts: Counter[str] = Counter(dict.fromkeys(COUNT_KEYS, 0))
     due: dict[str, list[tuple[bytes, int]]] = defaultdict(list)
@@ -223,7 +229,7 @@ def _advance(conn: psycopg.Connection, world: World, until: int, late_rate: floa
     batches = [initial] if initial is not None else []
     with BackgroundWriter(conn, counts) as writer:
         while batches or world.simulated_through < until:
-            rows = batches.pop() if batches else _step(world, late_rate, bad_rate)
+            rows = batches.pop() if batches else _step(world, late_rate, bad_rate, late_hours)
             generated = rows.tables()
             for table in tables.ALL:
                 if table not in generated:

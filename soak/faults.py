@@ -1,0 +1,98 @@
+"""The faults a soak injects, when, and how many operator alerts each must produce.
+
+- `crlf_account`: an account whose name and owner name hold CR/LF and a header injection attempt.
+  Its owner is a valid recipient: the name must be sanitised and the report still delivered, with
+  no alert (nothing failed).
+- `kill_run`: the hourly snapshot run of a chosen hour is SIGKILLed (its process group: the run
+  worker and its dbt child) once its dbt step started, after the extraction committed. Run
+  monitoring must mark it failed and the run-failure sensor alert exactly once; later ticks must
+  repair what the run left unbuilt.
+- `smtp_4xx`, `smtp_drops`, `smtp_down`: the mail server answers 451, drops connections, or is down
+  for a few seconds while a report schedule delivers. Delivery retries with backoff: nobody may lose
+  a message and no alert is due.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+import psycopg
+
+from soak.smtp import SoakSmtpServer
+
+CRLF_NAME = "Soak Labs\r\nBcc: intruder@soak.invalid"
+CRLF_OWNER = "Carla\r\nReply-To: intruder@soak.invalid"
+KILL_AT_STEP = "dbt_hourly_models"
+
+
+@dataclass
+class Fault:
+    kind: str
+    planned_at: str  # simulated time, or the schedule whose first tick carries it
+    expected_alerts: int
+    injected_at: str | None = None
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass
+class FaultPlan:
+    kill_hour: datetime  # the hour whose hourly snapshot run is killed
+    outage_seconds: float
+    faults: dict[str, Fault] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        kill_hour = self.kill_hour
+        self.faults = {
+            "crlf_account": Fault("crlf_account", "setup", 0),
+            "kill_run": Fault("kill_run", f"hourly_snapshot_schedule at {kill_hour:%Y-%m-%d %H}:05", 1),
+            "smtp_4xx": Fault("smtp_4xx", "first reports_daily_schedule tick", 0),
+            "smtp_drops": Fault("smtp_drops", "second reports_daily_schedule tick", 0),
+            "smtp_down": Fault("smtp_down", "first reports_monthly_schedule tick", 0),
+        }
+        self._daily_ticks = 0
+
+    def inject_crlf_account(self, source: psycopg.Connection, at: datetime) -> int:
+        """Give the first account with an owner e-mail a name that tries to inject a header."""
+        account_id, email = source.execute(
+            "SELECT account_id, owner_email FROM app.accounts WHERE owner_email IS NOT NULL "
+            "ORDER BY account_id LIMIT 1").fetchone()
+        source.execute("UPDATE app.accounts SET account_name = %s, owner_name = %s WHERE account_id = %s",
+                       (CRLF_NAME, CRLF_OWNER, account_id))
+        self._injected("crlf_account", at, account_id=account_id, owner_email=email)
+        return account_id
+
+    def kill_step(self, schedule: str, at: datetime) -> str | None:
+        """The step at which to kill this scheduled run, if it is the one to kill."""
+        if (schedule == "hourly_snapshot_schedule" and at.replace(minute=0) == self.kill_hour
+                and not self.faults["kill_run"].injected_at):
+            return KILL_AT_STEP
+        return None
+
+    def killed(self, at: datetime, run_id: str | None) -> None:
+        self._injected("kill_run", at, run_id=run_id)
+
+    def before_scheduled_run(self, schedule: str, at: datetime, smtp: SoakSmtpServer) -> None:
+        """Arm the mail server's misbehaviour for the report runs that carry it."""
+        if schedule == "reports_daily_schedule":
+            self._daily_ticks += 1
+            if self._daily_ticks == 1:
+                smtp.temporary_failures(2)
+                self._injected("smtp_4xx", at, replies=2)
+            elif self._daily_ticks == 2:
+                smtp.drop_connections(2)
+                self._injected("smtp_drops", at, connections=2)
+        elif schedule == "reports_monthly_schedule" and not self.faults["smtp_down"].injected_at:
+            smtp.down_for(self.outage_seconds)
+            self._injected("smtp_down", at, seconds=self.outage_seconds)
+
+    def _injected(self, kind: str, at: datetime, **detail: object) -> None:
+        fault = self.faults[kind]
+        fault.injected_at = at.isoformat()
+        fault.detail.update(detail)
+
+    def injected(self) -> list[Fault]:
+        return [f for f in self.faults.values() if f.injected_at]
+
+    def as_dicts(self) -> list[dict]:
+        return [asdict(f) for f in self.faults.values()]
