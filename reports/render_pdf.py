@@ -8,6 +8,7 @@ remote image or stylesheet renders without it instead of reaching out.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from reports.document import Document, Table
 from reports.formatting import format_value, is_numeric, pretty
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+# Fonts embedded in a PDF carry this time (1970-01-01), not the moment of rendering.
+FONT_TIMESTAMP_EPOCH = "0"
 log = logging.getLogger(__name__)
 
 
@@ -89,11 +92,17 @@ def render_html(document: Document, templates_dir: Path = TEMPLATES_DIR, templat
 
 
 def html_to_pdf(html: str) -> tuple[bytes, int]:
-    """PDF bytes and page count; every URL but `data:` is refused (and logged)."""
+    """PDF bytes and page count; every URL but `data:` is refused (and logged).
+
+    Without HarfBuzz's subsetter weasyprint subsets fonts with fontTools, which stamps each font
+    with the current second: the same document would give different bytes (and data hashes) a
+    second later. SOURCE_DATE_EPOCH (the reproducible-builds convention fontTools follows) pins it.
+    """
     fetcher = OfflineURLFetcher()
     rendered = weasyprint.HTML(string=html, base_url=None, url_fetcher=fetcher).render()
     if fetcher.refused:
         log.warning("Refused %s URL(s) while rendering: %s", len(fetcher.refused), fetcher.refused[:5])
+    os.environ.setdefault("SOURCE_DATE_EPOCH", FONT_TIMESTAMP_EPOCH)
     return rendered.write_pdf(), len(rendered.pages)
 
 

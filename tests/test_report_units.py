@@ -237,3 +237,17 @@ def test_exports_carry_no_float_noise_internal_columns_or_cut_sheet_names():
     assert workbook.sheetnames[:2] == ["Summary", "Projected usage December 2026"]
     assert [c.value for c in workbook["Summary"][1]] == ["metric", "value", "note"]
     assert workbook["Summary"]["B2"].number_format == "#,##0.00"
+
+
+def test_pdf_bytes_do_not_depend_on_the_clock(monkeypatch):
+    """Re-rendering the same document a second later gives the same bytes, also on a machine
+    without HarfBuzz's subsetter, where fontTools subsets fonts and stamps them with the time."""
+    import time
+
+    import weasyprint.pdf.fonts
+
+    monkeypatch.setattr(weasyprint.pdf.fonts, "harfbuzz_subset", None)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    first = html_to_pdf("<p>Zoë Ürün 123</p>")[0]
+    time.sleep(1.1)
+    assert html_to_pdf("<p>Zoë Ürün 123</p>")[0] == first
