@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # The Dagster instance: telemetry off (no run-time network access), runs and events stored in
-# PostgreSQL on the embedded warehouse server, which this starts if it is not running. An existing
+# PostgreSQL on the embedded warehouse server, which this starts if it is not running; run
+# monitoring on and concurrency pools limited to one step each (docs/operations.md). An existing
 # $(DAGSTER_HOME)/dagster.yaml is left as it is.
 instance: $(STAMP)
 	$(BIN)/python -m orchestration.dagster_instance

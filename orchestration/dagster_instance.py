@@ -11,6 +11,9 @@ own write (about 6 ms): 17,000 events cost longer than the extraction itself. So
   range run instead of one per partition (Dagster's opt-in; the price: when a range run fails, its
   partitions show as missing rather than failed in the UI, and the run itself shows the failure).
 
+It also turns on run monitoring and limits every concurrency pool to one step at a time (see
+RUN_MONITORING and CONCURRENCY below, and docs/operations.md).
+
 `python -m orchestration.dagster_instance` (run by `make demo`, `make ui` and `make bench`) starts the
 embedded server if needed and writes `$DAGSTER_HOME/dagster.yaml` when it does not exist yet. An
 existing dagster.yaml is the operator's and is never rewritten. With WAREHOUSE_URL set, the file

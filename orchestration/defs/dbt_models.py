@@ -17,6 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from orchestration.defs.dbt_window import WINDOW_ENV, dbt_build_args, dbt_window_env
 from orchestration.defs.partitions import daily_partitions, hourly_partitions, monthly_partitions
+from orchestration.defs.pools import dbt_pool, warehouse_lock
 from orchestration.defs.resources import WarehouseResource
 from orchestration.settings import PROJECT_ROOT
 from orchestration.warehouse.connection import dbt_env
@@ -119,13 +120,14 @@ class UsageDbtTranslator(DagsterDbtTranslator):
 translator = UsageDbtTranslator()
 
 
-def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse_url: str) -> Iterator:
+def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse_url: str, layer: str) -> Iterator:
     os.environ.update(dbt_env(warehouse_url))
     window = context.partition_time_window if context.assets_def.partitions_def else None
     for name in WINDOW_ENV:  # an unpartitioned run must not inherit an earlier run's window
         os.environ.pop(name, None)
     os.environ.update(dbt_window_env(window.start if window else None, window.end if window else None))
-    yield from dbt.cli(dbt_build_args(), context=context).stream()
+    with warehouse_lock(warehouse_url, dbt_pool(layer)):  # orchestration/defs/pools.py
+        yield from dbt.cli(dbt_build_args(), context=context).stream()
 
 
 @dbt_assets(
@@ -134,13 +136,14 @@ def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse_u
     exclude=" ".join(f"tag:{tag}" for tag in PARTITION_TAGS),
     dagster_dbt_translator=translator,
     name="dbt_foundation_models",
+    pool=dbt_pool("foundation"),
 )
 def dbt_foundation_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ):
     """Dimensions and business marts: unpartitioned, rebuilt whole (staging and intermediate models
     are inlined, except int_account_activity_days, a daily model)."""
-    yield from _run_dbt(context, dbt, warehouse.url)
+    yield from _run_dbt(context, dbt, warehouse.url, "foundation")
 
 
 def _partitioned_dbt_models(tag: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -154,9 +157,10 @@ def _partitioned_dbt_models(tag: str, partitions_def: dg.PartitionsDefinition) -
         backfill_policy=dg.BackfillPolicy.single_run(),
         dagster_dbt_translator=translator,
         name=f"dbt_{tag}_models",
+        pool=dbt_pool(tag),
     )
     def models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-        yield from _run_dbt(context, dbt, warehouse.url)
+        yield from _run_dbt(context, dbt, warehouse.url, tag)
 
     return models
 

@@ -15,6 +15,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from packaging import version
 
+from orchestration.defs.pools import warehouse_lock
 from orchestration.settings import get_settings
 from orchestration.warehouse.bi_role import ensure_bi_role
 from orchestration.warehouse.connection import source_url, warehouse_url
@@ -26,8 +27,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         settings = get_settings()
-        migrate(warehouse_url())
-        ensure_bi_role(warehouse_url(), settings.bi_role, settings.bi_role_password)
+        with warehouse_lock(warehouse_url(), "warehouse_setup"):  # runs starting together take turns
+            migrate(warehouse_url())
+            ensure_bi_role(warehouse_url(), settings.bi_role, settings.bi_role_password)
 
     @property
     def url(self) -> str:

@@ -8,6 +8,7 @@ of hours, not 2,160 processes).
 import dagster as dg
 
 from orchestration.defs.partitions import hourly_partitions
+from orchestration.defs.pools import RAW_SNAPSHOT_POOL, warehouse_lock
 from orchestration.defs.resources import SourceResource, WarehouseResource
 from orchestration.snapshots.accounting import account_rows
 from orchestration.snapshots.run import newest_snapshot_end, snapshot_plans, snapshot_window
@@ -35,12 +36,14 @@ ROW_ACCOUNTING = "row_accounting"
     ],
     partitions_def=hourly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=RAW_SNAPSHOT_POOL,
 )
 def hourly_source_snapshot(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, source: SourceResource
 ):
     window = context.partition_time_window
-    results = snapshot_window(source.url, warehouse.url, window.start, window.end)
+    with warehouse_lock(warehouse.url, RAW_SNAPSHOT_POOL):  # orchestration/defs/pools.py
+        results = snapshot_window(source.url, warehouse.url, window.start, window.end)
     context.log.info(
         "Snapshot %s to %s: %s", window.start, window.end,
         ", ".join(f"{r.table}={r.rows_loaded}(+{r.rows_quarantined} quarantined)" for r in results),
