@@ -45,8 +45,8 @@ def drifted_cells(actual: pd.DataFrame, expected: pd.DataFrame, keys: list[str],
         if column in FLOAT_METRICS:
             a, e = a.astype(float), e.astype(float)
             bad = ~(((a - e).abs() < 1e-6) | (a.isna() & e.isna()))
-        else:
-            bad = a.astype(str) != e.astype(str)
+        else:  # exact: counts, Decimals (0.00 == 0), movement labels
+            bad = (a != e) & ~(a.isna() & e.isna())
         drift += int(bad.sum())
         examples += both[bad][keys + [column, f"{column}_expected"]].head(2).astype(str).to_dict("records")
     return drift, examples[:5]
