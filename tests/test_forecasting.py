@@ -48,7 +48,7 @@ def test_chosen_model_beats_seasonal_naive_on_trend_plus_weekly_season():
     assert_well_formed(df, 30)
     table = df.attrs["backtest"]
     assert set(table.columns) >= BACKTEST_COLUMNS
-    assert set(table["model"]) == {"seasonal_naive", "ets", "theta", "linear_trend_season"}
+    assert set(table["model"]) == {"seasonal_naive", "ets", "log_ets", "theta", "linear_trend_season"}
     assert (table["folds"] == 5).all() and table["error"].isna().all()
     mase = table.set_index("model")["mase"]
     chosen = df.attrs["model"]
@@ -134,8 +134,9 @@ def test_constant_series_gives_flat_forecast_and_zero_width_intervals_without_wa
     assert table["mase"].iloc[0] == 0.0
 
 
-@pytest.mark.parametrize("season_length", [12, None])
+@pytest.mark.parametrize("season_length", [12, 1, None])
 def test_monthly_series(season_length):
+    """12 given, 1 (no season) given, and None: the annual cycle is inferred from the data."""
     rng = np.random.default_rng(7)
     t = np.arange(48)
     values = 1000 + 15 * t + 120 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 25, 48)
@@ -145,10 +146,11 @@ def test_monthly_series(season_length):
     assert df.index[0] == pd.Timestamp("2026-01-01")
     assert df.index.freqstr == "MS"
     table = df.attrs["backtest"]
-    baseline = "seasonal_naive" if season_length else "naive"
+    assert df.attrs["season_length"] == (None if season_length == 1 else 12), df.attrs["season_reason"]
+    baseline = "naive" if season_length == 1 else "seasonal_naive"
     assert baseline in set(table["model"])
     assert table.set_index("model").loc[df.attrs["model"], "mase"] <= table.set_index("model").loc[baseline, "mase"]
-    if season_length:  # a clear annual cycle: the seasonal forecast follows it
+    if season_length != 1:  # a clear annual cycle: the seasonal forecast follows it
         assert df["yhat"].iloc[2] > df["yhat"].iloc[8]
 
 

@@ -57,6 +57,22 @@ def test_platform_usage_anomalies_cover_every_day(built, db):
     assert (anomalies.groupby("metric").size() == days).all()
 
 
+def test_hourly_usage_anomalies_score_the_last_four_weeks_with_a_daily_season(built, db):
+    """Hourly platform usage has a daily cycle: the period inferred is 24 (or 168 with a weekday effect)."""
+    from orchestration.defs.ml_hourly_anomalies import HISTORY_DAYS
+    from orchestration.ml.anomalies import detect_anomalies
+
+    stored = read(db, "SELECT * FROM ml.hourly_usage_anomalies ORDER BY metric, hour_start")
+    hours = read(db, "SELECT min(hour_start) AS first, max(hour_start) AS last FROM marts.fct_usage_hourly").iloc[0]
+    span = min(HISTORY_DAYS * 24, int((hours["last"] - hours["first"]) / timedelta(hours=1)) + 1)
+    assert (stored.groupby("metric").size() == span).all() and stored.metric.nunique() == 4
+    sessions = stored[stored.metric == "sessions_created"]
+    assert set(sessions.season_length) <= {24, 168}, set(sessions.season_length)
+    values = pd.Series(sessions.value.to_numpy(), index=pd.DatetimeIndex(sessions.hour_start).tz_convert(None))
+    recomputed = detect_anomalies(values)
+    np.testing.assert_allclose(sessions.score.to_numpy(), recomputed.score.to_numpy(), equal_nan=True)
+
+
 def test_probability_alive_matches_independent_activity_summary(built, db):
     sessions, events = valid_sessions(db), valid_events(db)
     active = pd.concat([

@@ -1,9 +1,9 @@
 """Per-account daily usage forecasts (issue 4, part 3) as one Dagster multi-asset.
 
 Reads the last `history_days` of marts.fct_usage_daily and each account's current plan, forecasts
-every active account's daily usage per metric with `orchestration.ml.account_forecasts` (family
-chosen per plan x metric on a sample, then a per-series backtest against seasonal naive), and
-replaces the three tables in one transaction each. Cost per series is in the run's metadata.
+every active account's daily usage per metric with `orchestration.ml.account_forecasts` (every
+series backtests every model against seasonal naive, all series at once as array operations),
+and replaces the three tables in one transaction each. Cost per series is in the run's metadata.
 """
 
 import dagster as dg
@@ -23,8 +23,6 @@ UPSTREAM = [dg.AssetKey(["marts", "fct_usage_daily"]), dg.AssetKey(["marts", "di
 class AccountForecastConfig(dg.Config):
     horizon_days: int = 28
     history_days: int = 90
-    sample_per_stratum: int = 8
-    seed: int = 0
 
 
 @dg.multi_asset(
@@ -37,11 +35,11 @@ class AccountForecastConfig(dg.Config):
         dg.AssetSpec(BACKTESTS_KEY, group_name="ml", automation_condition=DAILY, deps=UPSTREAM,
                      kinds={"statsmodels", "postgres"},
                      description="Per account and metric: rolling-origin backtest (MASE, sMAPE, coverage) "
-                                 "of seasonal naive and the stratum's family; `chosen` marks the model used."),
+                                 "of seasonal naive and the other models; `chosen` marks the model used."),
         dg.AssetSpec(FAMILIES_KEY, group_name="ml", automation_condition=DAILY, deps=UPSTREAM,
                      kinds={"statsmodels", "postgres"},
-                     description="Per plan x metric: full backtests of a sample of series, and the model "
-                                 "family the stratum's series are backtested with."),
+                     description="Per plan x metric: each model's median backtest MASE and wins over the "
+                                 "stratum's series; `chosen` marks the best median when it beats seasonal naive."),
     ],
 )
 def account_usage_forecasts(context: dg.AssetExecutionContext, config: AccountForecastConfig,
@@ -55,8 +53,7 @@ def account_usage_forecasts(context: dg.AssetExecutionContext, config: AccountFo
         SELECT account_id, current_plan_id FROM marts.dim_accounts
         WHERE current_subscription_status <> 'none' AND current_plan_id IS NOT NULL""")
     run = forecast_accounts(daily, dict(zip(plans.account_id, plans.current_plan_id, strict=True)), USAGE_METRICS,
-                            horizon=config.horizon_days, history_days=config.history_days,
-                            sample_per_stratum=config.sample_per_stratum, seed=config.seed)
+                            horizon=config.horizon_days, history_days=config.history_days)
     replace_rows(warehouse.url, "ml.account_usage_forecasts", run.forecasts)
     replace_rows(warehouse.url, "ml.account_forecast_backtests", run.backtests)
     replace_rows(warehouse.url, "ml.account_forecast_families", run.families)

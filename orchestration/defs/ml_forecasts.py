@@ -10,12 +10,13 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
+from orchestration.defs.ml_hourly_anomalies import hourly_usage_anomalies
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ml import platform_series
 from orchestration.ml.activity_alive import activity_summary, score_alive
 from orchestration.ml.anomalies import detect_anomalies
 from orchestration.ml.anomaly_evaluation import COLUMNS as EVALUATION_COLUMNS
-from orchestration.ml.anomaly_evaluation import MIN_DAYS, evaluate_on_series
+from orchestration.ml.anomaly_evaluation import DETECTORS, MIN_DAYS, evaluate_on_series
 from orchestration.ml.forecasting import forecast
 from orchestration.warehouse.frames import read_frame, replace_rows
 
@@ -101,8 +102,9 @@ def platform_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseRe
                      description="Robust seasonal anomaly scores of platform-wide daily usage per metric."),
         dg.AssetSpec(["ml", "anomaly_evaluations"], group_name="ml", automation_condition=DAILY,
                      deps=[["marts", "fct_usage_daily"]],
-                     description="The detector's event-level precision, recall and delay on spikes, drops "
-                                 "and level shifts injected into copies of the platform's own series."),
+                     description="The detector's (and a rolling robust z-score baseline's) event-level precision, "
+                                 "recall and delay on spikes, drops and level shifts injected into copies of "
+                                 "the platform's own series."),
     ],
 )
 def usage_anomalies(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -116,17 +118,18 @@ def usage_anomalies(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "expected": scored["expected"].to_numpy(), "score": scored["score"].to_numpy(),
             "is_anomaly": scored["is_anomaly"].to_numpy(),
         }))
-        evaluation = evaluate_on_series(values)
-        if evaluation.empty:
+        if values.notna().sum() < MIN_DAYS:
             context.log.warning("%s: %d days are too few to evaluate the detector (needs %d)",
                                 metric, len(values), MIN_DAYS)
             continue
-        evaluations.append(evaluation.assign(metric=metric, evaluated_through=values.index[-1].date()))
+        for detector in DETECTORS:
+            evaluations.append(evaluate_on_series(values, detector=detector).assign(
+                metric=metric, detector=detector, evaluated_through=values.index[-1].date()))
     frame = pd.concat(frames) if frames else pd.DataFrame(
         columns=["metric", "usage_date", "value", "expected", "score", "is_anomaly"])
     replace_rows(warehouse.url, "ml.usage_anomalies", frame)
     evaluation_frame = pd.concat(evaluations) if evaluations else pd.DataFrame(
-        columns=["metric", "evaluated_through", *EVALUATION_COLUMNS])
+        columns=["metric", "detector", "evaluated_through", *EVALUATION_COLUMNS])
     replace_rows(warehouse.url, "ml.anomaly_evaluations", evaluation_frame)
     flagged = frame[frame.is_anomaly.astype(bool)]
     yield dg.MaterializeResult(asset_key=["ml", "usage_anomalies"], metadata={
@@ -139,7 +142,7 @@ def usage_anomalies(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     yield dg.MaterializeResult(asset_key=["ml", "anomaly_evaluations"], metadata={
         "rows": len(evaluation_frame),
         "by_metric": dg.MetadataValue.json({
-            r.metric: {"precision": round(r.event_precision, 3), "recall": round(r.event_recall, 3)}
+            f"{r.metric}/{r.detector}": {"precision": round(r.event_precision, 3), "recall": round(r.event_recall, 3)}
             for r in overall.itertuples()}),
     })
 
@@ -169,4 +172,4 @@ def activity_alive(warehouse: WarehouseResource) -> dg.MaterializeResult:
     })
 
 
-ml_forecast_assets = [platform_forecasts, usage_anomalies, activity_alive]
+ml_forecast_assets = [platform_forecasts, usage_anomalies, hourly_usage_anomalies, activity_alive]

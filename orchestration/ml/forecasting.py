@@ -6,7 +6,9 @@ Public API
     Columns ``yhat``, ``yhat_lower``/``yhat_upper`` (95 %) and ``yhat_lower_80``/``yhat_upper_80`` (80 %),
     indexed by the ``horizon`` future timestamps (frequency from ``index.freq`` or ``pd.infer_freq``).
     ``df.attrs["model"]`` is the chosen model, ``df.attrs["model_reason"]`` says why, ``df.attrs["backtest"]``
-    is the backtest table (see below) and ``df.attrs["interval_method"]`` how the intervals were built.
+    is the backtest table (see below), ``df.attrs["interval_method"]`` how the intervals were built,
+    ``df.attrs["model_detail"]`` the configuration within the family (ETS), ``df.attrs["season_length"]`` the
+    period used (None: no season) and ``df.attrs["season_reason"]`` why (given, or inferred from the data).
 
 ``backtest(series, horizon, season_length=None, folds=5, candidates=None) -> DataFrame``
     One row per candidate model: ``mase`` (scaled by the in-sample seasonal-naive MAE of each fold's training
@@ -18,8 +20,15 @@ Public API
 Candidates
 ----------
 * ``seasonal_naive`` (or ``naive`` without a season) -- the baseline;
-* ``ets`` -- Holt-Winters exponential smoothing (statsmodels), additive damped trend, additive season when
-  ``season_length`` is given and the training window holds at least two seasons;
+* ``ets`` -- exponential smoothing state-space models (statsmodels ``ETSModel``): additive or multiplicative
+  error, no / additive / damped additive trend, additive or multiplicative season (multiplicative error and
+  season only for a strictly positive series; a multiplicative season with a multiplicative error). The
+  configuration is the one with the lowest AICc on the whole series, chosen once and then backtested fold by
+  fold (re-choosing it per fold would multiply the cost by the family's size); ``attrs["model_detail"]`` names
+  it, e.g. ``ETS(M,Ad,M)``. Folds start from statsmodels' heuristic initial states; the final fit estimates them;
+* ``log_ets`` -- for strictly positive series: the additive ETS family (no or damped trend: an undamped trend on
+  the log scale is exponential growth) fitted to log(y). The point forecast is exp of the log-scale mean (the
+  median) and the intervals are exp of the log-scale intervals, so they are asymmetric;
 * ``theta`` -- the Theta method (statsmodels ``ThetaModel``; deseasonalised when a season is given, the training
   window holds two seasons and the series is strictly positive, as the multiplicative decomposition requires);
 * ``linear_trend_season`` -- OLS on a linear trend plus seasonal dummies (``linear_trend`` without a season).
@@ -34,9 +43,11 @@ Thousands of per-account series use it to backtest only the family that won on a
 Intervals
 ---------
 Every model supplies a *native* Gaussian predictive standard deviation per horizon step (naive: sigma*sqrt(h);
-seasonal naive: sigma*sqrt(ceil(h/m)); ETS: the analytical ETS(A,Ad,A) variance from the fitted smoothing
-parameters; Theta: the SES variance sigma^2 * (1 + (h-1) alpha^2) from the deseasonalised one-step residuals,
-because statsmodels' own Theta interval is fitted on the raw seasonal series (far too wide) and is slow; OLS: the
+seasonal naive: sigma*sqrt(ceil(h/m)); ETS: the analytical class-1 variance from the fitted smoothing
+parameters, for a multiplicative error applied to the relative residuals times the point forecast, see
+`_ets_sd`; log_ets: the same on the log scale, where the calibration below also runs; Theta: the SES variance
+sigma^2 * (1 + (h-1) alpha^2) from the deseasonalised one-step residuals, because statsmodels' own Theta
+interval is fitted on the raw seasonal series (far too wide) and is slow; OLS: the
 textbook prediction variance). Native intervals alone are often too narrow (parameter uncertainty,
 misspecification), and raw empirical quantiles per horizon step need far more folds than a short daily series
 allows. So the backtest errors are standardised by the native sd of the fold's own fit, ``z = error / sd``,
@@ -54,8 +65,11 @@ backtest: the baseline (seasonal naive when at least one full season is availabl
 intervals are widened by using Student-t quantiles with the residual degrees of freedom instead of normal ones.
 A constant series gives a flat forecast with zero-width intervals.
 
-``season_length`` of ``None`` (or 1) means no seasonality; it is never guessed from the frequency. A series needs
-at least 2 non-missing observations.
+``season_length`` of 1 means no seasonality. ``None`` (the default) infers it from the data among the periods
+plausible for the sampling step (`orchestration.ml.seasonality.infer_season_length`: daily 7, monthly 12, hourly
+24 or 168, ...; no season when the autocorrelation shows none or the series is too short to tell);
+``attrs["season_length"]`` is the period used (None: no season) and ``attrs["season_reason"]`` says why. A series
+needs at least 2 non-missing observations.
 
 Missing values are linearly interpolated in time (``Series.interpolate(method="time")``); leading/trailing gaps
 are filled with the nearest observation. The index must be a regular DatetimeIndex: gaps in the timestamps
@@ -66,6 +80,7 @@ statsmodels warnings raised while fitting are caught locally (``warnings.catch_w
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -74,6 +89,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from orchestration.ml.seasonality import infer_season_length
 
 __all__ = ["CANDIDATE_MODELS", "backtest", "forecast"]
 
@@ -85,9 +102,26 @@ DEFAULT_FOLDS = 5
 
 @dataclass
 class _Fit:
-    mean: np.ndarray  # point forecasts, length h
-    sd: np.ndarray  # native Gaussian predictive sd per step, length h
+    mean: np.ndarray  # point forecasts, length h (on the log scale when `log`)
+    sd: np.ndarray  # native Gaussian predictive sd per step, length h (idem)
     dof: int  # residual degrees of freedom behind sd (used for the short-series t quantiles)
+    log: bool = False  # fitted to log(y): the point forecast is exp(mean) (the median), intervals exp(mean +/- k sd)
+    detail: str = ""  # the configuration within a family, e.g. "ETS(M,Ad,M)"
+
+    @property
+    def point(self) -> np.ndarray:
+        return np.exp(self.mean) if self.log else self.mean
+
+    def interval(self, k: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lower, upper = self.mean - k * self.sd, self.mean + k * self.sd
+        return (np.exp(lower), np.exp(upper)) if self.log else (lower, upper)
+
+    def errors(self, actual: np.ndarray) -> np.ndarray:
+        """Errors on the scale the sd is on (log for a log fit; a non-positive actual is infinitely far)."""
+        if not self.log:
+            return actual - self.mean
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(actual > 0, np.log(np.where(actual > 0, actual, 1.0)) - self.mean, np.inf)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -134,37 +168,122 @@ def _fit_seasonal_naive(y: np.ndarray, h: int, m: int | None) -> _Fit:
     return _Fit(mean, sigma * np.sqrt(steps // m + 1), dof)
 
 
-def _fit_ets(y: np.ndarray, h: int, m: int | None) -> _Fit:
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+def _ets_configs(y: np.ndarray, m: int | None, additive_only: bool) -> list[tuple[str, str | None, str | None]]:
+    """(error, trend, season) configurations of the ETS family tried: none, additive or damped additive trend.
 
-    seasonal = _use_season(len(y), m)
-    model = ExponentialSmoothing(
-        y,
-        trend="add",
-        damped_trend=True,
-        seasonal="add" if seasonal else None,
-        seasonal_periods=m if seasonal else None,
-        initialization_method="estimated",
-    )
-    # SLSQP without the brute-force start grid is ~10x faster than the default and just as good here.
-    res = _quiet(lambda: model.fit(method="SLSQP", use_brute=False))
-    mean = np.asarray(_quiet(lambda: res.forecast(h)), dtype=float)  # recomputes the AIC: log(0) on a flat fit
-    p = res.params
+    Multiplicative error and season need a strictly positive series; a multiplicative season goes with a
+    multiplicative error (ETS(A,*,M) is numerically unstable, Hyndman et al. 2008, ch. 2.5).
+    """
+    seasonal = "add" if _use_season(len(y), m) else None
+    trends = (None, "damped") if additive_only else (None, "add", "damped")  # log scale: no exponential growth
+    configs = [("add", trend, seasonal) for trend in trends]
+    if not additive_only and bool(np.all(y > 0)):
+        configs += [("mul", trend, "mul" if seasonal else None) for trend in trends]
+    return configs
+
+
+def _ets_sd(res: object, mean: np.ndarray, error: str, m: int | None, seasonal: bool) -> np.ndarray:
+    """Predictive sd of a fitted ETS model from its one-step residuals and smoothing parameters.
+
+    Additive error: the exact class-1 variance sigma^2 * (1 + sum_{j<h} c_j^2), c_j = alpha + beta * phi_j +
+    gamma * [j mod m == 0], phi_j = phi + ... + phi^j (Hyndman et al. 2008, ch. 6). Multiplicative error:
+    the same growth applied to the relative residuals' sigma times the point forecast - an approximation
+    (statsmodels simulates these, ~100x slower); the backtest calibrates the width either way.
+    """
+    p = dict(zip(res.model.param_names, np.asarray(res.params, dtype=float), strict=True))
     alpha = float(p["smoothing_level"])
-    beta_star = float(p.get("smoothing_trend") or 0.0)
-    gamma = float(p.get("smoothing_seasonal") or 0.0) if seasonal else 0.0
-    phi = float(p.get("damping_trend") or 1.0)
-    n_params = 2 + 2 + 1 + (1 + (m or 0) if seasonal else 0)  # smoothing, initial states, damping
-    sigma, dof = _sigma(np.asarray(res.resid, dtype=float), n_params)
-    # ETS(A,Ad,A) (Hyndman et al. 2008, class 1): Var(h) = sigma^2 * (1 + sum_{j<h} c_j^2),
-    # c_j = alpha * (1 + beta* * phi * (1 - phi^j) / (1 - phi)) + gamma * [j mod m == 0].
-    j = np.arange(1, h)
+    beta = float(p.get("smoothing_trend", 0.0) or 0.0)
+    gamma = float(p.get("smoothing_seasonal", 0.0) or 0.0) if seasonal else 0.0
+    phi = float(p.get("damping_trend", 1.0) or 1.0)
+    n_params = len(p)
+    sigma, _ = _sigma(np.asarray(res.resid, dtype=float), n_params)
+    j = np.arange(1, len(mean))
     damp = j.astype(float) if abs(1 - phi) < 1e-9 else phi * (1 - phi**j) / (1 - phi)
-    c = alpha * (1 + beta_star * damp)
+    c = alpha + beta * damp
     if seasonal:
         c = c + gamma * (j % m == 0)
-    var = np.concatenate([[1.0], 1.0 + np.cumsum(c**2)])
-    return _Fit(mean, sigma * np.sqrt(var), dof)
+    growth = np.sqrt(np.concatenate([[1.0], 1.0 + np.cumsum(c**2)]))
+    return sigma * growth * (np.abs(mean) if error == "mul" else 1.0)
+
+
+EtsConfig = tuple[str, str | None, str | None]  # (error, trend, season); trend None, "add" or "damped"
+
+
+def _ets_result(y: np.ndarray, m: int | None, config: EtsConfig, estimate_start: bool = False) -> object | None:
+    """A statsmodels `ETSModel` fit of one configuration; None when it cannot be fitted.
+
+    The initial states come from statsmodels' heuristic (a decomposition of the first cycles), ~30x faster than
+    estimating them, unless `estimate_start` (the final fit: on a near-deterministic series such as co2 the
+    estimated start halves the hold-out error) or the series is too short for the heuristic.
+    """
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    error, trend, season = config
+    heuristic = not estimate_start and len(y) >= 10 + (2 * (m // 2) if season else 0)
+    model = ETSModel(y, error=error, trend="add" if trend else None, damped_trend=trend == "damped",
+                     seasonal=season, seasonal_periods=m if season else None,
+                     initialization_method="heuristic" if heuristic else "estimated")
+    try:
+        res = _quiet(lambda: model.fit(disp=False))
+    except (ValueError, np.linalg.LinAlgError):  # an inadmissible start for this configuration
+        return None
+    return res if np.isfinite(res.aicc) else None
+
+
+def _select_ets(y: np.ndarray, m: int | None, additive_only: bool = False) -> EtsConfig:
+    """The configuration of the ETS family with the lowest AICc on `y`."""
+    fits = [(res.aicc, config) for config in _ets_configs(y, m, additive_only)
+            if (res := _ets_result(y, m, config)) is not None]
+    if not fits:
+        raise ValueError("no ETS configuration could be fitted")
+    return min(fits, key=lambda fit: fit[0])[1]
+
+
+def _ets_name(config: EtsConfig) -> str:
+    error, trend, season = config
+    trend_code = {None: "N", "add": "A", "damped": "Ad"}[trend]
+    return f"ETS({error[0].upper()},{trend_code},{season[0].upper() if season else 'N'})"
+
+
+def _fit_ets(y: np.ndarray, h: int, m: int | None, config: EtsConfig | None = None,
+             estimate_start: bool = False) -> _Fit:
+    config = config or _select_ets(y, m)
+    res = _ets_result(y, m, config, estimate_start) or _ets_result(y, m, config)
+    if res is None:
+        raise ValueError(f"{_ets_name(config)} could not be fitted")
+    mean = np.asarray(_quiet(lambda: res.forecast(h)), dtype=float)
+    sd = _ets_sd(res, mean, config[0], m, config[2] is not None)
+    return _Fit(mean, sd, max(len(y) - len(res.params), 1), detail=_ets_name(config))
+
+
+def _fit_log_ets(y: np.ndarray, h: int, m: int | None, config: EtsConfig | None = None,
+                 estimate_start: bool = False) -> _Fit:
+    if not np.all(y > 0):
+        raise ValueError("log_ets needs a strictly positive series")
+    fit = _fit_ets(np.log(y), h, m, config or _select_ets(np.log(y), m, additive_only=True), estimate_start)
+    fit.log, fit.detail = True, f"log {fit.detail}"
+    return fit
+
+
+def _bind(name: str, fit: Callable[..., _Fit], y: np.ndarray, m: int | None) -> Callable[..., _Fit]:
+    """ETS candidates choose their configuration once, by AICc on the whole series (see "Candidates")."""
+    if name not in ("ets", "log_ets"):
+        return fit
+    try:
+        if name == "ets":
+            config = _select_ets(y, m)
+        elif np.all(y > 0):
+            config = _select_ets(np.log(y), m, additive_only=True)
+        else:
+            return fit  # raises on the first fold: reported as the candidate's error
+    except ValueError as exc:
+        reason = exc
+
+        def unfittable(*_: object) -> _Fit:
+            raise reason
+
+        return unfittable
+    return functools.partial(fit, config=config)
 
 
 def _fit_theta(y: np.ndarray, h: int, m: int | None) -> _Fit:
@@ -218,7 +337,7 @@ def _fit_linear(y: np.ndarray, h: int, m: int | None) -> _Fit:
     return _Fit(xf @ beta, sigma * np.sqrt(1 + leverage), dof)
 
 
-CANDIDATE_MODELS = ("seasonal_naive", "naive", "ets", "theta", "linear_trend_season", "linear_trend")
+CANDIDATE_MODELS = ("seasonal_naive", "naive", "ets", "log_ets", "theta", "linear_trend_season", "linear_trend")
 
 
 def _candidates(
@@ -229,6 +348,7 @@ def _candidates(
     models = {
         baseline[0]: baseline[1],
         "ets": _fit_ets,
+        "log_ets": _fit_log_ets,
         "theta": _fit_theta,
         "linear_trend_season" if m else "linear_trend": _fit_linear,
     }
@@ -297,8 +417,13 @@ def _clean(series: pd.Series) -> np.ndarray:
     return values.to_numpy(dtype=float)
 
 
-def _season(season_length: int | None) -> int | None:
-    return int(season_length) if season_length is not None and season_length > 1 else None
+def _season(season_length: int | None, series: pd.Series, y: np.ndarray) -> tuple[int | None, str]:
+    """The period used (None: no season) and why: given by the caller, or inferred from the data."""
+    if season_length is not None:
+        m = int(season_length) if season_length > 1 else None
+        return m, f"given: season_length={season_length}"
+    inferred = infer_season_length(y, series.index)
+    return inferred.period, f"inferred: {inferred.reason}"
 
 
 # --------------------------------------------------------------------------- backtest
@@ -354,6 +479,7 @@ def _run_backtest(
         cands = dict(list(cands.items())[:1])
     rows = []
     for name, fit in cands.items():
+        fit = _bind(name, fit, y, m)
         mases, smapes, zs, error = [], [], [], None
         for origin in origins:
             train, test = y[:origin], y[origin : origin + hb]
@@ -362,17 +488,18 @@ def _run_backtest(
             except Exception as exc:  # a candidate that cannot be fitted is reported, not fatal
                 error = f"{type(exc).__name__}: {exc}"
                 break
-            if not np.all(np.isfinite(f.mean)):
+            point = f.point
+            if not np.all(np.isfinite(point)):
                 error = "non-finite forecast"
                 break
-            err = test - f.mean
+            err = test - point
             scale = _scale(train, m)
             mae = float(np.mean(np.abs(err)))
             mases.append(mae / scale if scale > 0 else (0.0 if mae == 0 else math.inf))
-            denom = np.abs(test) + np.abs(f.mean)
+            denom = np.abs(test) + np.abs(point)
             with np.errstate(divide="ignore", invalid="ignore"):
                 smapes.append(float(np.mean(np.where(denom > 0, 200 * np.abs(err) / denom, 0.0))))
-            zs.append(_z(err, f.sd))
+            zs.append(_z(f.errors(test), f.sd))
         ok = error is None and len(zs) > 0
         cov80 = cov95 = math.nan
         if ok:
@@ -413,7 +540,7 @@ def backtest(
     only = _only(candidates)
     _freq(series)
     y = _clean(series)
-    return _run_backtest(y, int(horizon), _season(season_length), int(folds), only)
+    return _run_backtest(y, int(horizon), _season(season_length, series, y)[0], int(folds), only)
 
 
 # --------------------------------------------------------------------------- forecast
@@ -434,7 +561,7 @@ def forecast(
     freq = _freq(series)
     y = _clean(series)
     h = int(horizon)
-    m = _season(season_length)
+    m, season_reason = _season(season_length, series, y)
     n = len(y)
     baseline = "seasonal_naive" if m else "naive"
     index = pd.date_range(series.index[-1] + freq, periods=h, freq=freq, name=series.index.name)
@@ -443,9 +570,9 @@ def forecast(
     if _is_constant(y):
         model, reason = baseline, "constant series: flat forecast with zero-width intervals"
         table = _run_backtest(y, h, m, folds, only)
-        mean, sd_80 = np.full(h, y[-1]), np.zeros(h)
-        sd_95 = sd_80
-        method = "none (constant series)"
+        mean = np.full(h, y[-1])
+        lower_95 = upper_95 = lower_80 = upper_80 = mean
+        method, detail = "none (constant series)", ""
     else:
         short = n < max(MIN_POINTS, 2 * (m or 1)) or not _plan(n, h, m, folds)[0]
         why = f"short series ({n} points)"
@@ -458,9 +585,9 @@ def forecast(
             model = "seasonal_naive" if m and n >= m else "naive"
             reason = f"{why}: {model} without backtest, Student-t widened intervals"
             fit = _fit_seasonal_naive(y, h, m) if model == "seasonal_naive" else _fit_naive(y, h, m)
-            mean = fit.mean
-            sd_80 = fit.sd * float(stats.t.ppf(0.90, fit.dof))
-            sd_95 = fit.sd * float(stats.t.ppf(0.975, fit.dof))
+            mean, detail = fit.point, fit.detail
+            lower_80, upper_80 = fit.interval(float(stats.t.ppf(0.90, fit.dof)))
+            lower_95, upper_95 = fit.interval(float(stats.t.ppf(0.975, fit.dof)))
             method = "model-native, Student-t quantiles (short series)"
         else:
             base_mase = float(table.loc[table["model"] == baseline, "mase"].iloc[0])
@@ -473,24 +600,27 @@ def forecast(
                 reason = f"no candidate beat {baseline} on backtest MASE ({base_mase:.3f}); using {baseline}"
             row = table[table["model"] == model].iloc[0]
             try:
-                fit = _candidates(m)[model](y, h, m)
+                final = _bind(model, _candidates(m)[model], y, m)
+                fit = final(y, h, m, estimate_start=True) if model in ("ets", "log_ets") else final(y, h, m)
             except Exception as exc:  # pragma: no cover - the backtest fitted it on shorter windows
                 model = baseline
                 reason = f"{row['model']} failed on the full series ({type(exc).__name__}); using {baseline}"
                 row = table[table["model"] == baseline].iloc[0]
                 fit = _candidates(m)[baseline](y, h, m)
-            mean = fit.mean
-            sd_80 = fit.sd * float(row["interval_scale_80"])
-            sd_95 = fit.sd * float(row["interval_scale_95"])
+            mean, detail = fit.point, fit.detail
+            lower_80, upper_80 = fit.interval(float(row["interval_scale_80"]))
+            lower_95, upper_95 = fit.interval(float(row["interval_scale_95"]))
             method = "model-native sd, width calibrated on standardised backtest errors (never below native)"
+            if fit.log:
+                method += "; on the log scale, so the interval is asymmetric and the point is the median"
 
     out = pd.DataFrame(
         {
             "yhat": mean,
-            "yhat_lower": mean - sd_95,
-            "yhat_upper": mean + sd_95,
-            "yhat_lower_80": mean - sd_80,
-            "yhat_upper_80": mean + sd_80,
+            "yhat_lower": lower_95,
+            "yhat_upper": upper_95,
+            "yhat_lower_80": lower_80,
+            "yhat_upper_80": upper_80,
         },
         index=index,
     )
@@ -498,6 +628,9 @@ def forecast(
         out = out.clip(lower=0.0)
     out.attrs["model"] = model
     out.attrs["model_reason"] = reason
+    out.attrs["model_detail"] = detail
     out.attrs["interval_method"] = method
     out.attrs["backtest"] = table
+    out.attrs["season_length"] = m
+    out.attrs["season_reason"] = season_reason
     return out
