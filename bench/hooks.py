@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-EXTRA_FIGURE_MODULES: list[str] = ["bench.figures_reports", "bench.figures_delivery"]
+EXTRA_FIGURE_MODULES: list[str] = ["bench.figures_reports", "bench.figures_delivery", "bench.figures_ml"]
 
 
 @dataclass(frozen=True)

@@ -143,3 +143,12 @@ def test_candidates_are_validated_and_bound_the_backtest():
         forecast(series, 7, 7, candidates=["prophet"])
     with pytest.raises(ValueError, match="sequence of model names"):
         forecast(series, 7, 7, candidates="ets")
+
+
+def test_a_panel_of_only_short_series_is_forecast_one_by_one():
+    """A two-day history (the bench's small scale): no series for the batch, every one through forecast()."""
+    daily, strata = _panel()
+    recent = daily[pd.to_datetime(daily.usage_date) > END - pd.Timedelta(days=2)]
+    run = forecast_accounts(recent, strata, METRICS, horizon=3, history_days=56)
+    assert run.timings["batched_series"] == 0 and run.timings["single_series"] == run.timings["series"] > 0
+    assert (run.forecasts.groupby(["account_id", "metric"]).size() == 3).all()

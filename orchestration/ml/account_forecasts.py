@@ -163,6 +163,7 @@ def _one(account_id: int, metric: str, values: pd.Series, horizon: int, stratum:
     forecasts = result.reset_index(names="usage_date").assign(
         account_id=account_id, metric=metric, model=result.attrs["model"], forecast_origin=origin)
     forecasts["usage_date"] = forecasts["usage_date"].dt.date
+    forecasts.attrs = {}  # the backtest frame in attrs would make pd.concat compare frames for equality
     table = result.attrs["backtest"]
     if table.empty:  # short series: the model used, without measured error
         table = pd.DataFrame({"model": [result.attrs["model"]]})
