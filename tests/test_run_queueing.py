@@ -41,12 +41,12 @@ from orchestration.definitions import defs
 
 ready, go = Path(sys.argv[2]), Path(sys.argv[3])
 job = defs.resolve_job_def("hourly_snapshot_job")
-snapshot = [key for key in job.asset_layer.asset_graph.get_all_asset_keys() if key.path[0] == "raw"]
+snapshot = {key for key in job.asset_layer.asset_graph.get_all_asset_keys() if key.path[0] == "raw"}
+job = job.get_subset(asset_selection=snapshot, asset_check_selection=set())  # the snapshot step alone
 ready.touch()
 while not go.exists():
     time.sleep(0.01)
-result = job.execute_in_process(instance=dg.DagsterInstance.get(), partition_key=sys.argv[1], asset_selection=snapshot,
-                              raise_on_error=False)
+result = job.execute_in_process(instance=dg.DagsterInstance.get(), partition_key=sys.argv[1], raise_on_error=False)
 sys.exit(0 if result.success else 1)
 """
 
