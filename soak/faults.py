@@ -53,10 +53,17 @@ class FaultPlan:
         self._daily_ticks = 0
 
     def inject_crlf_account(self, source: psycopg.Connection, at: datetime) -> int:
-        """Give the first account with an owner e-mail a name that tries to inject a header."""
+        """Give the busiest account with an owner e-mail (so it gets a usage summary) a name that
+        tries to inject a header; every version of its row changes, its owner's address does not."""
         account_id, email = source.execute(
-            "SELECT account_id, owner_email FROM app.accounts WHERE owner_email IS NOT NULL "
-            "ORDER BY account_id LIMIT 1").fetchone()
+            """
+            SELECT a.account_id, a.owner_email
+            FROM (SELECT DISTINCT ON (account_id) account_id, owner_email FROM app.accounts
+                  ORDER BY account_id, recorded_at DESC) a
+            JOIN (SELECT account_id, count(*) AS events FROM app.usage_events GROUP BY 1) u USING (account_id)
+            WHERE a.owner_email LIKE '%@%'
+            ORDER BY u.events DESC, a.account_id LIMIT 1
+            """).fetchone()
         source.execute("UPDATE app.accounts SET account_name = %s, owner_name = %s WHERE account_id = %s",
                        (CRLF_NAME, CRLF_OWNER, account_id))
         self._injected("crlf_account", at, account_id=account_id, owner_email=email)

@@ -4,9 +4,9 @@
 
 On fresh databases of its own (soak/database.py; `SOAK_DATABASE`, default uap_soak), on the server
 of WAREHOUSE_URL or the embedded one:
-1. the simulator writes `--history-days` of product history before the soak's start and one
-   account gets a CR/LF name; the history is backfilled once (`run_layers`, the CLI backfill), as an
-   operator would before leaving the platform to its schedules;
+1. the simulator writes the product's history from the 1st of the month the soak starts in (see
+   `history_start`) and one account gets a CR/LF name; the history is backfilled once (`run_layers`,
+   the CLI backfill), as an operator would before leaving the platform to its schedules;
 2. the clock (soak/driver.py) runs the real schedules, automation and run-failure sensor of
    `orchestration.definitions:defs` hour by hour for `--days` days, injecting the faults of
    soak/faults.py, against a local SMTP server (soak/smtp.py);
@@ -74,7 +74,17 @@ def wakes(start: datetime, end: datetime, every_hours: int) -> list[datetime]:
     return hours
 
 
-def run(days: int, accounts: int, history_days: int, seed: int, end: datetime, out_dir: Path,
+def history_start(start: datetime) -> datetime:
+    """00:00 on the 1st of the month the soak starts in (of the month before, when it starts on the 1st).
+
+    The history backfill then builds every day of that month: a month's rollup waits for all its
+    days, so a history starting mid-month would leave the first month unbuilt for good.
+    """
+    first = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return first if start - first >= timedelta(days=1) else (first - timedelta(days=1)).replace(day=1)
+
+
+def run(days: int, accounts: int, seed: int, end: datetime, out_dir: Path,
         wake_hours: int = 1, outage_seconds: float = 2.0) -> Summary:
     began = time.perf_counter()
     from soak.database import fresh_databases, set_source_clock
@@ -82,14 +92,15 @@ def run(days: int, accounts: int, history_days: int, seed: int, end: datetime, o
     from soak.smtp import SoakSmtpServer
 
     start = end - timedelta(days=days)
-    history_start = start - timedelta(days=history_days)
+    history = history_start(start)
+    start_day = start.replace(hour=0)
     summary = Summary(days, start.isoformat(), end.isoformat(), accounts, wake_hours)
     schedule = wakes(start, end, wake_hours)
     faults = FaultPlan(next(h for h in schedule if h >= start + timedelta(hours=18)), outage_seconds)
     warehouse_url, source_url, dagster_storage = fresh_databases()
     log.info("databases: warehouse %s, source %s", warehouse_url.split()[-1], source_url.split()[-1])
 
-    from orchestration.source.simulator import apply_source_schema, simulate_history
+    from orchestration.source.simulator import append_activity, apply_source_schema, simulate_history
     from orchestration.warehouse.connection import connect
     from orchestration.warehouse.migrate import migrate
 
@@ -97,8 +108,9 @@ def run(days: int, accounts: int, history_days: int, seed: int, end: datetime, o
     set_source_clock(source_url, start)
     with connect(source_url) as source:
         apply_source_schema(source)
-        simulate_history(source, accounts=accounts, days=history_days, seed=seed, end=start,
+        simulate_history(source, accounts=accounts, days=(start_day - history).days, seed=seed, end=start_day,
                          late_rate=0.02, bad_rate=0.01)
+        append_activity(source, until=start, late_rate=0.02, bad_rate=0.01)
         faults.inject_crlf_account(source, start)
         source.commit()
 
@@ -112,8 +124,8 @@ def run(days: int, accounts: int, history_days: int, seed: int, end: datetime, o
         from soak.driver import Driver
 
         with dg.DagsterInstance.get() as instance:
-            log.info("backfill of the history %s .. %s", history_start, start)
-            layers = run_layers(defs, instance, history_start, start)
+            log.info("backfill of the history %s .. %s", history, start)
+            layers = run_layers(defs, instance, history, start)
             if not all(layer.success for layer in layers):
                 raise RuntimeError(f"the history backfill failed: {layers}")
             driver = Driver(defs, instance, source_url, smtp, faults, late_rate=0.02, bad_rate=0.01)
@@ -127,8 +139,8 @@ def run(days: int, accounts: int, history_days: int, seed: int, end: datetime, o
             summary.faults_injected = faults.as_dicts()
             summary.runs_left_started = verification.runs_left_started(instance)
             with connect(warehouse_url) as wh, connect(source_url) as src:
-                summary.drift_by_mart = verification.mart_drift(wh, src, history_start, end)
-                summary.unaccounted_source_rows = verification.unaccounted_source_rows(wh, src, history_start, end)
+                summary.drift_by_mart = verification.mart_drift(wh, src, history, end)
+                summary.unaccounted_source_rows = verification.unaccounted_source_rows(wh, src, history, end)
                 kinds = {job: _reports_of(job) for job, _ in driver.scheduled_periods}
                 crlf_owner = faults.faults["crlf_account"].detail.get("owner_email")
                 summary.delivery_details = verification.deliveries(wh, smtp, driver.scheduled_periods, kinds,
@@ -157,7 +169,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=35, help="simulated days the clock runs (default 35)")
     parser.add_argument("--accounts", type=int, default=40, help="accounts the simulated product has")
-    parser.add_argument("--history-days", type=int, default=10, help="history simulated and backfilled first")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--wake-hours", type=int, default=1,
                         help="the daemon evaluates every N simulated hours (1: hour by hour; the short "
@@ -173,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     log.setLevel(logging.DEBUG if os.environ.get("SOAK_DEBUG") else logging.INFO)
     logging.getLogger("dagster.automation_condition_tester").setLevel(logging.WARNING)
     end = (args.end.replace(tzinfo=UTC) if args.end and args.end.tzinfo is None else args.end) or default_end()
-    summary = run(args.days, args.accounts, args.history_days, args.seed, end, args.out_dir, args.wake_hours)
+    summary = run(args.days, args.accounts, args.seed, end, args.out_dir, args.wake_hours)
     summary.write(args.out_dir / "summary.json")
     log.info("summary:\n%s", summary.table())
     for failure in summary.failures:

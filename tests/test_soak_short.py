@@ -18,8 +18,9 @@ import pytest
 from tests.conftest import TEST_DATABASE, _server_url
 
 WAITING_FOR_FIXES = pytest.mark.xfail(
-    reason="waits on issue 12 fixes not landed when this test was written: automation that rebuilds the monthly "
-           "rollups at month end (item 1), and ML assets failing on the soak's small world; see summary.failures",
+    reason="an hourly snapshot run killed after its extraction committed leaves fct_usage_hourly stale for the "
+           "hours it extracted: late-data detection sees them extracted, so no later tick rebuilds them (drifted "
+           "cells in fct_usage_hourly/daily/monthly); see summary.failures",
     strict=False,
 )
 
@@ -42,7 +43,7 @@ def soak_environment():
 def test_short_soak_holds_every_end_of_run_assertion(tmp_path, soak_environment):
     from soak.run import run
 
-    summary = run(days=3, accounts=20, history_days=2, seed=12, end=datetime(2026, 11, 2, 6, tzinfo=UTC),
+    summary = run(days=3, accounts=20, seed=12, end=datetime(2026, 11, 2, 6, tzinfo=UTC),
                   out_dir=tmp_path, wake_hours=24)
     summary.write(tmp_path / "summary.json")
     print(json.dumps({k: v for k, v in json.loads((tmp_path / "summary.json").read_text()).items()
@@ -67,7 +68,7 @@ def test_cron_ticks_match_the_daemons_minutes():
 
 
 def test_wakes_always_include_the_report_hour():
-    from soak.run import default_end, wakes
+    from soak.run import default_end, history_start, wakes
 
     start = datetime(2026, 10, 30, 6, tzinfo=UTC)
     daily = wakes(start, start.replace(day=31, hour=23), 24)
@@ -75,3 +76,5 @@ def test_wakes_always_include_the_report_hour():
     assert len(wakes(start, start.replace(hour=17), 1)) == 12
     assert default_end(datetime(2026, 12, 2, 5, tzinfo=UTC)) == datetime(2026, 11, 2, 6, tzinfo=UTC)
     assert default_end(datetime(2026, 12, 5, tzinfo=UTC)) == datetime(2026, 12, 2, 6, tzinfo=UTC)
+    assert history_start(start) == datetime(2026, 10, 1, tzinfo=UTC)
+    assert history_start(datetime(2026, 11, 1, 6, tzinfo=UTC)) == datetime(2026, 10, 1, tzinfo=UTC)
