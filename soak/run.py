@@ -57,6 +57,8 @@ def _configure(out_dir: Path, smtp_env: dict[str, str], dagster_storage: str) ->
         "DELIVERY_MAX_ATTEMPTS": "6",
         "DELIVERY_BACKOFF_SECONDS": "0.5",
         "REPORT_RENDER_WORKERS": "1",
+        # retention ages rows by the real clock, which the soak cannot move: nothing simulated is old
+        "RETENTION_DAYS": "3650",
     })
 
 
