@@ -31,3 +31,18 @@ def add_session(conn: psycopg.Connection, session_id: int, account_id: int, star
         "coalesce(%s::timestamptz, %s::timestamptz + interval '5 seconds'))",
         (session_id, account_id, start, end, minutes, minutes, recorded, end),
     )
+
+
+def load_raw_owners(url: str, owners: dict[int, tuple[str, str | None]]) -> None:
+    """raw.accounts rows with these (account name, owner e-mail) on a fresh warehouse: delivery
+    reads only names and addresses, so its tests need no snapshot."""
+    from tests.conftest import reset_warehouse
+
+    reset_warehouse(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for account_id, (name, email) in owners.items():
+            conn.execute(
+                "INSERT INTO raw.accounts (account_id, account_name, owner_name, owner_email, user_type, country,"
+                " timezone, acquisition_channel, signup_at, recorded_at)"
+                " VALUES (%s, %s, 'Owner', %s, 'business', 'DE', 'UTC', 'organic', now(), now())",
+                (account_id, name, email))

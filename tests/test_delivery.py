@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from reports.delivery import DeliveryError, deliver_report
-from tests.conftest import reset_warehouse
+from tests.handmade_source import load_raw_owners
 from tests.smtp_server import LocalSmtpServer
 
 OWNERS = {101: ("Acme / \"Quoted\" Ünïcode", "owner101@example.test"),
@@ -28,14 +28,7 @@ INTERNAL = "finance@example.test, ceo@example.test"
 
 @pytest.fixture(scope="module")
 def warehouse(warehouse_url: str) -> str:
-    reset_warehouse(warehouse_url)
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        for account_id, (name, email) in OWNERS.items():
-            conn.execute(
-                "INSERT INTO raw.accounts (account_id, account_name, owner_name, owner_email, user_type, country,"
-                " timezone, acquisition_channel, signup_at, recorded_at)"
-                " VALUES (%s, %s, 'Owner', %s, 'business', 'DE', 'UTC', 'organic', now(), now())",
-                (account_id, name, email))
+    load_raw_owners(warehouse_url, OWNERS)
     return warehouse_url
 
 

@@ -14,7 +14,7 @@ import pytest
 from orchestration.defs.report_delivery import run_is_dead, served_check
 from reports.delivery import DeliveryError, deliver_report
 from tests import test_delivery
-from tests.conftest import reset_warehouse
+from tests.handmade_source import load_raw_owners
 from tests.smtp_server import LocalSmtpServer
 from tests.test_delivery import ledger, record_artifacts, use_server
 
@@ -32,14 +32,7 @@ OWNERS = {201: ("Evil\r\nBcc: victim@example.test\u2028X-Injected: 1", "owner201
 
 @pytest.fixture(scope="module")
 def warehouse(warehouse_url: str) -> str:
-    reset_warehouse(warehouse_url)
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        for account_id, (name, email) in OWNERS.items():
-            conn.execute(
-                "INSERT INTO raw.accounts (account_id, account_name, owner_name, owner_email, user_type, country,"
-                " timezone, acquisition_channel, signup_at, recorded_at)"
-                " VALUES (%s, %s, 'Owner', %s, 'business', 'DE', 'UTC', 'organic', now(), now())",
-                (account_id, name, email))
+    load_raw_owners(warehouse_url, OWNERS)
     return warehouse_url
 
 
