@@ -193,7 +193,7 @@ def hourly_ticks(url: str, history_start: datetime | None, history_end: datetime
                 append_activity(conn, until=hour_end, bad_rate=0.0)
                 conn.commit()
             request = hourly_tick_request(hour_end + timedelta(minutes=5), url, url,
-                                          get_settings().late_data_lookback_hours)
+                                          get_settings().late_data_lookback_hours, instance)
             began = time.perf_counter()
             result = job.execute_in_process(instance=instance, tags=request.tags, run_config=QUIET,
                                             raise_on_error=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -83,3 +83,49 @@ def test_late_row_is_counted_once_after_the_next_tick(extracted, warehouse_url, 
         resources={"warehouse": WarehouseResource(), "source": SourceResource()},
     ))
     assert request.tags["dagster/asset_partition_range_start"] == "2026-03-10-06:00"
+
+
+def test_hours_of_a_failed_run_are_due_until_a_later_success_covers_them():
+    from orchestration.defs.schedules import unhealed_hours
+
+    def tags(first: str, last: str) -> dict[str, str]:
+        return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+    HOUR = timedelta(hours=1)
+    killed = (False, tags("2026-10-29-06:00", "2026-10-29-09:00"))
+    hour = datetime(2026, 10, 29, 6, tzinfo=UTC)
+    assert unhealed_hours([killed]) == {hour + k * HOUR for k in range(4)}
+    # a later tick that covered only the newest hours leaves the older ones due
+    later = (True, tags("2026-10-29-08:00", "2026-10-29-10:00"))
+    assert unhealed_hours([killed, later]) == {hour, hour + HOUR}
+    # a success before the failure heals nothing; a single-partition UI run heals its hour
+    assert unhealed_hours([later, killed]) == {hour + k * HOUR for k in range(4)}
+    ui_run = (True, {"dagster/partition": "2026-10-29-06:00"})
+    assert unhealed_hours([killed, later, ui_run]) == {hour + HOUR}
+
+
+def test_the_hourly_tick_reruns_what_a_failed_run_left():
+    """Through the instance: a failed run of the hourly job (run monitoring fails killed ones) is
+    found by the schedule's query and its hours are due again."""
+    import dagster as dg
+
+    from orchestration.defs.partitions import hourly_partitions
+    from orchestration.defs.schedules import hours_left_by_failed_runs
+
+    @dg.asset(partitions_def=hourly_partitions, config_schema={"fail": bool})
+    def hourly_snapshot(context) -> None:  # unannotated: with postponed annotations a local dg would not resolve
+        if context.op_execution_context.op_config["fail"]:
+            raise RuntimeError("killed")
+
+    job = dg.Definitions(assets=[hourly_snapshot], jobs=[
+        dg.define_asset_job("hourly_snapshot_job", selection=[hourly_snapshot])]).resolve_job_def("hourly_snapshot_job")
+    first = datetime(2026, 10, 29, 0, tzinfo=UTC)
+    with dg.DagsterInstance.ephemeral() as instance:
+        for fail, start, end in ((True, "2026-10-29-06:00", "2026-10-29-09:00"),
+                                 (False, "2026-10-29-08:00", "2026-10-29-10:00")):
+            job.execute_in_process(
+                instance=instance, raise_on_error=False,
+                run_config={"ops": {"hourly_snapshot": {"config": {"fail": fail}}}},
+                tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end})
+        due = hours_left_by_failed_runs(instance, first, datetime(2026, 10, 29, 10, tzinfo=UTC))
+    assert due == [datetime(2026, 10, 29, 6, tzinfo=UTC), datetime(2026, 10, 29, 7, tzinfo=UTC)]
