@@ -17,13 +17,6 @@ import pytest
 
 from tests.conftest import TEST_DATABASE, _server_url
 
-WAITING_FOR_FIXES = pytest.mark.xfail(
-    reason="an hourly snapshot run killed after its extraction committed leaves fct_usage_hourly stale for the "
-           "hours it extracted: late-data detection sees them extracted, so no later tick rebuilds them (drifted "
-           "cells in fct_usage_hourly/daily/monthly); see summary.failures",
-    strict=False,
-)
-
 
 @pytest.fixture()
 def soak_environment():
@@ -39,7 +32,6 @@ def soak_environment():
     warehouse_url.cache_clear()
 
 
-@WAITING_FOR_FIXES
 def test_short_soak_holds_every_end_of_run_assertion(tmp_path, soak_environment):
     from soak.run import run
 
