@@ -49,8 +49,7 @@ def extracted(warehouse_url: str, dagster_instance):
     return defs
 
 
-def test_late_row_is_counted_once_after_the_next_tick(extracted, warehouse_url, db, dagster_instance,
-                                                      monkeypatch):
+def test_late_row_is_counted_once_after_the_next_tick(extracted, warehouse_url, db, monkeypatch, tmp_path):
     import dagster as dg
 
     from orchestration.defs.resources import SourceResource, WarehouseResource
@@ -62,27 +61,26 @@ def test_late_row_is_counted_once_after_the_next_tick(extracted, warehouse_url, 
     add_session(db, 2, 1, "2026-03-10 02:15+00", "2026-03-10 02:45+00", recorded="now")
 
     monkeypatch.setenv("LATE_DATA_LOOKBACK_HOURS", "5")
-    context = dg.build_schedule_context(
-        scheduled_execution_time=TICK,
-        resources={"warehouse": WarehouseResource(), "source": SourceResource()},
-    )
-    request = hourly_snapshot_schedule(context)
-    assert request.tags["dagster/asset_partition_range_start"] == "2026-03-10-02:00"
-    assert request.tags["dagster/asset_partition_range_end"] == "2026-03-10-05:00"
+    resources = {"warehouse": WarehouseResource(), "source": SourceResource()}
+    # The tick also reads the instance's failed runs: a persistent instance, as the daemon has (a
+    # schedule context binding resources keeps only an instance's reference; an ephemeral one has none).
+    with dg.DagsterInstance.local_temp(tempdir=str(tmp_path)) as instance:
+        request = hourly_snapshot_schedule(dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=TICK, resources=resources))
+        assert request.tags["dagster/asset_partition_range_start"] == "2026-03-10-02:00"
+        assert request.tags["dagster/asset_partition_range_end"] == "2026-03-10-05:00"
 
-    for _ in range(2):  # the tick, then a retry of the same tick: still counted once
-        assert defs.resolve_job_def("hourly_snapshot_job").execute_in_process(
-            instance=dagster_instance, tags=request.tags).success
-        assert defs.resolve_job_def("daily_rollup_job").execute_in_process(
-            partition_key="2026-03-10", instance=dagster_instance).success
-        assert sessions_at(db, "2026-03-10 02:00+00") == (1, 2)
+        for _ in range(2):  # the tick, then a retry of the same tick: still counted once
+            assert defs.resolve_job_def("hourly_snapshot_job").execute_in_process(
+                instance=instance, tags=request.tags).success
+            assert defs.resolve_job_def("daily_rollup_job").execute_in_process(
+                partition_key="2026-03-10", instance=instance).success
+            assert sessions_at(db, "2026-03-10 02:00+00") == (1, 2)
 
-    # The next tick finds nothing stale: it only snapshots its own newest hour.
-    request = hourly_snapshot_schedule(dg.build_schedule_context(
-        scheduled_execution_time=TICK.replace(hour=7),
-        resources={"warehouse": WarehouseResource(), "source": SourceResource()},
-    ))
-    assert request.tags["dagster/asset_partition_range_start"] == "2026-03-10-06:00"
+        # The next tick finds nothing stale: it only snapshots its own newest hour.
+        request = hourly_snapshot_schedule(dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=TICK.replace(hour=7), resources=resources))
+        assert request.tags["dagster/asset_partition_range_start"] == "2026-03-10-06:00"
 
 
 def test_hours_of_a_failed_run_are_due_until_a_later_success_covers_them():
