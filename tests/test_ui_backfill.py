@@ -151,6 +151,27 @@ def _wait(driver, xpath: str, seconds: float = ELEMENT_SECONDS):
     return WebDriverWait(driver, seconds).until(ec.element_to_be_clickable((By.XPATH, xpath)))
 
 
+def _select_partitions(driver, selection: str, expected: str, attempts: int = 4) -> None:
+    """Type a partition selection into the launch dialog until it shows `expected`.
+
+    On a busy machine the dialog may still be loading its partition data when the text is typed,
+    and re-rendering then replaces what was typed (seen once in CI): type it again.
+    """
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.keys import Keys
+
+    for attempt in range(attempts):
+        field = _wait(driver, "//*[@role='dialog']//input[@type='text']")
+        field.clear()
+        field.send_keys(selection, Keys.ENTER)
+        try:
+            _wait(driver, f"//*[normalize-space(text())='{expected}']", ELEMENT_SECONDS / 2)
+            return
+        except TimeoutException:
+            if attempt == attempts - 1:
+                raise
+
+
 def _skip_community_dialog(driver) -> None:
     """The first visit asks to join the Dagster community: Skip, if it shows within a few seconds."""
     from selenium.common.exceptions import TimeoutException
@@ -201,10 +222,7 @@ def test_backfill_launched_from_the_asset_graph_fills_the_marts(webserver, brows
     _wait(browser, "//button[normalize-space()='Materialize selected (2)…']").click()
     _wait(browser, "//button[normalize-space()='Confirm']").click()  # the rest of the multi-asset comes along
     _wait(browser, "//*[normalize-space(text())='Show all partitions']").click()
-    selection = _wait(browser, "//*[@role='dialog']//input[@type='text']")
-    selection.clear()
-    selection.send_keys(RANGE, Keys.ENTER)
-    _wait(browser, "//*[normalize-space(text())='48 partitions']")
+    _select_partitions(browser, RANGE, "48 partitions")
     _wait(browser, "//button[normalize-space()='Launch backfill']").click()
 
     browser.get(f"{webserver}/runs?view=backfills")
