@@ -124,7 +124,13 @@ def main() -> int:
     if not home:
         print("DAGSTER_HOME is not set: nothing to configure", file=sys.stderr)
         return 2
+    import dagster as dg
+
+    from orchestration.defs.pools import initialize_pools
+
     path = ensure_instance_config(Path(home))
+    with dg.DagsterInstance.from_config(home) as instance:
+        initialize_pools(instance)
     print(f"Dagster instance: {path}")
     return 0
 

@@ -25,7 +25,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from orchestration.dagster_instance import instance_yaml, storage_url
 from orchestration.defs.alerts import operator_alert_on_run_failure
 from orchestration.defs.dbt_models import dbt_daily_models, dbt_foundation_models, dbt_hourly_models, dbt_monthly_models
-from orchestration.defs.pools import RAW_SNAPSHOT_POOL, dbt_pool, warehouse_lock
+from orchestration.defs.pools import POOLS, RAW_SNAPSHOT_POOL, dbt_pool, initialize_pools, warehouse_lock
 from orchestration.defs.snapshots import hourly_source_snapshot
 from tests.conftest import reset_warehouse
 from tests.handmade_source import add_session, seed_accounts
@@ -111,6 +111,8 @@ def make_instance_home(warehouse_url: str, tmp_path: Path) -> Path:
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(instance_yaml(storage_url(make_conninfo(warehouse_url, dbname=storage))))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        initialize_pools(instance)  # as `make instance` does
     return home
 
 
@@ -136,6 +138,9 @@ def test_every_warehouse_writer_is_in_a_pool():
     for layer, models in [("foundation", dbt_foundation_models), ("hourly", dbt_hourly_models),
                           ("daily", dbt_daily_models), ("monthly", dbt_monthly_models)]:
         assert models.op.pool == dbt_pool(layer)
+    pools_used = {hourly_source_snapshot.op.pool} | {models.op.pool for models in (
+        dbt_foundation_models, dbt_hourly_models, dbt_daily_models, dbt_monthly_models)}
+    assert pools_used == set(POOLS)  # every pool is initialized by `make instance`
 
 
 def test_without_pool_limits_the_advisory_lock_makes_the_second_writer_wait(warehouse_url):

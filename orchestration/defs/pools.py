@@ -21,14 +21,31 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import dagster as dg
 import psycopg
 
 RAW_SNAPSHOT_POOL = "raw_snapshot"
+DBT_LAYERS = ("foundation", "hourly", "daily", "monthly")
 
 
 def dbt_pool(layer: str) -> str:
     """The pool of one dbt layer's models (hourly, daily, monthly, foundation)."""
     return f"dbt_{layer}"
+
+
+POOLS = (RAW_SNAPSHOT_POOL, *(dbt_pool(layer) for layer in DBT_LAYERS))
+
+
+def initialize_pools(instance: dg.DagsterInstance) -> None:
+    """Give every pool its limit row now, from one process.
+
+    Dagster creates a pool's row on its first use; two runs doing that at the same moment on
+    PostgreSQL storage make one of them fail (its insert conflicts, which aborts the transaction,
+    and Dagster's fallback update then errors): seen in CI with two runs for one hour on a fresh
+    instance. `make instance` calls this, so the daemon's first runs never race.
+    """
+    for pool in POOLS:
+        instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
 
 
 @contextmanager
