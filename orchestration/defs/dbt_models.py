@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -23,6 +24,7 @@ from orchestration.settings import PROJECT_ROOT
 from orchestration.warehouse.connection import dbt_env
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+PARTIAL_PARSE = "partial_parse.msgpack"
 
 # dbt is installed beside the interpreter running us (the project's virtualenv), which need not
 # be on PATH when a command calls .venv/bin/python directly.
@@ -127,7 +129,29 @@ def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse_u
         os.environ.pop(name, None)
     os.environ.update(dbt_window_env(window.start if window else None, window.end if window else None))
     with warehouse_lock(warehouse_url, dbt_pool(layer)):  # orchestration/defs/pools.py
-        yield from dbt.cli(dbt_build_args(), context=context).stream()
+        invocation = dbt.cli(dbt_build_args(), context=context)
+        yield from invocation.stream()
+    keep_parse_state(invocation.target_path)
+
+
+def keep_parse_state(run_target: Path) -> None:
+    """Hand a successful invocation's parse state to the next one, and drop its target folder.
+
+    dagster-dbt gives every invocation a target folder of its own, seeded with the project's
+    `target/partial_parse.msgpack`. That file was written by `dbt parse` under whatever profile
+    was set when the manifest was prepared; dbt discards it when the connection differs (another
+    warehouse or database) and parses the whole project again: 4-5 s on every hourly run. The run's
+    own state matches the warehouse the runs use, so it replaces the project's (atomically: runs
+    finish concurrently). The folder itself (manifest, compiled SQL, 2-5 MB) would otherwise pile
+    up at two per hour forever; Dagster's event log keeps what the run did. A failed invocation
+    raises before this and keeps its folder for inspection.
+    """
+    state = run_target / PARTIAL_PARSE
+    if state.exists():
+        staged = dbt_project.project_dir / dbt_project.target_path / f".{PARTIAL_PARSE}.{os.getpid()}"
+        shutil.copyfile(state, staged)
+        os.replace(staged, staged.with_name(PARTIAL_PARSE))
+    shutil.rmtree(run_target, ignore_errors=True)
 
 
 @dbt_assets(
