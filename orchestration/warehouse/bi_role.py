@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 # Model outputs an analyst reads: forecasts and their backtests, churn risk and its evaluation,
-# probability alive, anomalies and the detector's evaluation, limit projections and insights.
+# probability alive, daily and hourly anomalies and the detector's evaluation, limit projections and insights.
 # Keyed by account_id at most: no names, e-mails or other personal data (tests/test_no_personal_data.py
 # checks every value the role can read against the source's names and e-mails).
 BI_ML_TABLES = (
@@ -24,7 +24,7 @@ BI_ML_TABLES = (
     "account_usage_forecasts", "account_forecast_backtests", "account_forecast_families",
     "churn_risk_scores", "model_evaluations",
     "activity_alive", "bgnbd_fits",
-    "usage_anomalies", "anomaly_evaluations",
+    "usage_anomalies", "hourly_usage_anomalies", "anomaly_evaluations",
     "limit_projections", "account_insights",
 )
 
