@@ -135,13 +135,10 @@ def _mart_rows() -> dict[str, int]:
 
 
 def demo(args: argparse.Namespace) -> int:
+    from orchestration.demo_history import prepare_history, simulate_demo_history
     from orchestration.settings import get_settings
     from orchestration.snapshots.late_data import find_stale_hours, range_to_extract
-    from orchestration.source.simulator import (
-        append_activity,
-        apply_source_schema,
-        simulate_history,
-    )
+    from orchestration.source.simulator import append_activity, apply_source_schema
     from orchestration.warehouse.connection import connect, source_url, warehouse_url
     from orchestration.warehouse.migrate import migrate
 
@@ -153,18 +150,18 @@ def demo(args: argparse.Namespace) -> int:
     newest_hour = _floor_hour(now) - HOUR
     marker = settings.local_dir / "demo.json"
     params = {"accounts": args.accounts, "days": args.days, "seed": args.seed}
+    previous = json.loads(marker.read_text()) if marker.exists() else None
+    # The partitions start where the history does: recorded before any definitions load.
+    history, fresh = prepare_history(now, args.days, fresh=not (previous and previous.get("params") == params))
     with connect(source_url()) as conn:
         apply_source_schema(conn)
-        previous = json.loads(marker.read_text()) if marker.exists() else None
-        if previous and previous.get("params") == params:
+        if not fresh:
             print("Source already simulated with these settings: appending activity up to now.")
             written = append_activity(conn, until=now)
         else:
-            print(f"Simulating {args.accounts} accounts over {args.days} days (seed {args.seed})...")
-            written = simulate_history(
-                conn, accounts=args.accounts, days=args.days, seed=args.seed,
-                end=_floor_hour(now),
-            )
+            print(f"Simulating {args.accounts} accounts from {history:%Y-%m-%d} (--days {args.days}, back to the "
+                  f"1st of that month, or PARTITIONS_START; seed {args.seed})...")
+            written = simulate_demo_history(conn, accounts=args.accounts, seed=args.seed, start=history, now=now)
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.write_text(json.dumps({"params": params, "end": _floor_hour(now).isoformat()}))
         conn.commit()
@@ -172,10 +169,11 @@ def demo(args: argparse.Namespace) -> int:
     print(f"  ({time.perf_counter() - began:.1f} s so far)")
 
     with connect(source_url()) as source, connect(url) as warehouse:
-        stale = find_stale_hours(source, warehouse, newest_hour, args.days * 24 + 24)
+        stale = find_stale_hours(source, warehouse, newest_hour, (newest_hour - history) // HOUR)
     start, end = range_to_extract(stale, newest_hour)
+    start = max(start, history)
     print(f"Materializing {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC through Dagster:")
-    ok = _run(start, end, heal_since=_floor_hour(now) - timedelta(days=args.days))
+    ok = _run(start, end, heal_since=history)
     if ok:
         ok = _run_models()
     if ok:

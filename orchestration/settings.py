@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Where `usage-analytics demo` records the day its simulated history starts (LOCAL_DIR/<this>).
+RECORDED_PARTITIONS_START = "partitions_start"
+FALLBACK_PARTITIONS_START = "2026-01-01"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,32 @@ def _positive_int(name: str, default: str) -> int:
     return int(value)
 
 
+def partitions_start(local_dir: Path) -> str:
+    """The first day (UTC) of every partitioned asset: where the data begins.
+
+    PARTITIONS_START when set (a deployment sets it to where its source data begins); else the
+    history start the demo recorded when it simulated its source; else 2026-01-01. Read from a
+    setting or a file, never from the clock or the data, so a deployment's partitions stay the
+    same from one day to the next (docs/operations.md, "Partitions").
+    """
+    name, value = "PARTITIONS_START", os.environ.get("PARTITIONS_START")
+    recorded = local_dir / RECORDED_PARTITIONS_START
+    if not value and recorded.is_file():
+        name, value = str(recorded), recorded.read_text().strip()
+    value = value or FALLBACK_PARTITIONS_START
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from None
+    return value
+
+
+def record_partitions_start(local_dir: Path, day: date) -> None:
+    """Fix the partitions' first day for this checkout (the demo, when it simulates a new history)."""
+    local_dir.mkdir(parents=True, exist_ok=True)
+    (local_dir / RECORDED_PARTITIONS_START).write_text(f"{day.isoformat()}\n")
+
+
 def get_settings() -> Settings:
     local_dir = Path(os.environ.get("LOCAL_DIR", PROJECT_ROOT / ".local")).resolve()
     return Settings(
@@ -52,7 +82,7 @@ def get_settings() -> Settings:
         source_url=os.environ.get("SOURCE_URL") or None,
         local_dir=local_dir,
         artifacts_dir=Path(os.environ.get("ARTIFACTS_DIR", local_dir / "artifacts")).resolve(),
-        partitions_start=os.environ.get("PARTITIONS_START", "2026-01-01"),
+        partitions_start=partitions_start(local_dir),
         late_data_lookback_hours=int(os.environ.get("LATE_DATA_LOOKBACK_HOURS", "72")),
         snapshot_commit_margin_seconds=int(os.environ.get("SNAPSHOT_COMMIT_MARGIN_SECONDS", "300")),
         bi_role=os.environ.get("BI_ROLE", "bi_reader"),

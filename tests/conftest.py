@@ -16,6 +16,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from orchestration.settings import get_settings
 from orchestration.warehouse.embedded import embedded_warehouse_url
 
+# The tests simulate history at fixed dates from 2026-01-01 on: their partitions start there, whatever
+# a local demo recorded or the shell exports (orchestration/settings.py, partitions_start).
+os.environ["PARTITIONS_START"] = "2026-01-01"
+
 # Developers running two test sessions at once give each its own database, and so does each
 # pytest-xdist worker (`make test` runs two, one test module per worker at a time).
 TEST_DATABASE = os.environ.get("TEST_DATABASE", "uap_test") + (
