@@ -33,6 +33,9 @@ def retention_job():
 retention_schedule = dg.ScheduleDefinition(
     job=retention_job, cron_schedule="15 4 * * *", execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Production: daily at 04:15 UTC, purge raw telemetry and quarantine rows older than "
+                "RETENTION_DAYS (only days whose rollup exists; the marts keep them). In a demo it only "
+                "trims the raw rows of the oldest simulated days.",
 )
 
 

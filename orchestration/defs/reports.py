@@ -139,6 +139,9 @@ report_jobs = {
 report_schedules = [
     dg.build_schedule_from_partitioned_job(
         job, name=f"reports_{kind}_schedule", default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Production: every {kind} report for its latest complete period, rendered and delivered "
+                    "(SMTP_HOST; unset: .eml files in ARTIFACTS_DIR/outbox). `make demo` already built each "
+                    "report's latest period.",
         **_SCHEDULE_AT[kind])
     for kind, job in report_jobs.items()
 ]

@@ -93,6 +93,9 @@ def hourly_tick_request(
     execution_timezone="UTC",
     job=hourly_snapshot_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Production: at :05 every hour, snapshot the newest complete hour of the source, plus any "
+                "hour that received late rows (LATE_DATA_LOOKBACK_HOURS) or that a failed run left half-built. "
+                "`make demo` backfilled the history itself; this keeps the simulated source's new hours current.",
 )
 def hourly_snapshot_schedule(
     context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource, source: SourceResource
