@@ -31,7 +31,8 @@ from orchestration.warehouse.connection import connect
 from reports import delivery_ledger as ledger
 from reports.alerts import AlertDeliveryError
 from reports.catalogue import ReportSpec, expand_recipients, load_catalogue
-from reports.mail_message import Attachment, InvalidRecipient, message_id, report_message
+from reports.delivery_warnings import DeliveryWarnings
+from reports.mail_message import Attachment, InvalidRecipient, has_control_characters, message_id, report_message
 from reports.mail_transport import (
     MailRefused,
     MessageTooLarge,
@@ -41,7 +42,7 @@ from reports.mail_transport import (
     open_transport,
 )
 from reports.periods import period_for
-from reports.undeliverable import Undelivered, alert_undeliverable
+from reports.undeliverable import Undelivered, alert_delivery
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,11 @@ class DeliverySummary:
     no_recipient: int = 0  # per-account artifacts whose account has no owner e-mail
     undeliverable: list[Undelivered] = field(default_factory=list)  # recorded and alerted, not raised
     problems: list[str] = field(default_factory=list)
+    warnings: DeliveryWarnings | None = None  # served, but the server faltered or a name was sanitised
+
+    def __post_init__(self) -> None:
+        if self.warnings is None:
+            self.warnings = DeliveryWarnings(self.report_id, self.period)
 
     @property
     def ok(self) -> bool:
@@ -181,13 +187,16 @@ def deliver_report(url: str, report_id: str, period: str, *, run_id: str | None 
         with open_transport(settings, sleep) as transport:
             for envelope in targets:
                 _deliver_one(conn, transport, settings, spec, period, label, envelope, run_id, dead_runs, summary)
-    if summary.undeliverable:
-        try:
-            outcome = alert_undeliverable(url, report_id, period, summary.undeliverable, settings, sleep)
-            log.warning("%s %s: %d recipients could not be served (operator alert: %s): %s", report_id, period,
-                        len(summary.undeliverable), outcome, [u.who for u in summary.undeliverable[:20]])
-        except AlertDeliveryError as exc:
-            summary.problems.append(f"the operator alert about undeliverable recipients was not sent: {exc}")
+    # One operator e-mail per delivery; warnings only when the run succeeds (else its failure alert tells).
+    warnings = summary.warnings.incidents() if summary.ok else []
+    try:
+        outcome = alert_delivery(url, report_id, period, summary.undeliverable, warnings, settings, sleep)
+        if outcome is not None:
+            log.warning("%s %s: operator alert %s: %d recipients not served %s, warnings %s", report_id, period,
+                        outcome, len(summary.undeliverable), [u.who for u in summary.undeliverable[:20]],
+                        [w.summary for w in warnings])
+    except AlertDeliveryError as exc:
+        summary.problems.append(f"the operator alert about this delivery was not sent: {exc}")
     log.info("delivery of %s %s: %s", report_id, period, summary.counts())
     if not summary.ok:
         raise DeliveryError(summary)
@@ -210,6 +219,8 @@ def _deliver_one(conn: psycopg.Connection, transport: SmtpTransport | OutboxTran
             summary.in_progress += 1
             summary.problems.append(f"{who}: another run is delivering this message right now")
         return
+    if envelope.account_name and has_control_characters(envelope.account_name):
+        summary.warnings.name_sanitised(envelope.account_id, envelope.account_name)
     if claim.took_over == "sending":
         log.warning("%s %s for %s: taking over a delivery whose run stopped before recording it; "
                     "re-sending with the same Message-ID", spec.id, period, who)
@@ -267,6 +278,7 @@ def _deliver_one(conn: psycopg.Connection, transport: SmtpTransport | OutboxTran
             ledger.finish(conn, key, claim, status="outbox", attempts=1, outbox_path=str(handed.outbox_path))
             summary.outbox += 1
         else:
+            summary.warnings.retried(handed.retried_after)
             if not ledger.finish(conn, key, claim, status="sent", attempts=handed.attempts, code=handed.code,
                                  reply=handed.reply):
                 log.warning("%s %s for %s: sent, but another run took this delivery over meanwhile (its lease "

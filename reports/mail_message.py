@@ -42,6 +42,11 @@ class InvalidRecipient(ValueError):
     """No message can be built for this address; the reason never quotes the address itself."""
 
 
+def has_control_characters(value: str) -> bool:
+    """Whether `value` holds a character header_text replaces (a CR/LF in a name is bad source data)."""
+    return _CONTROL.search(value) is not None
+
+
 def header_text(value: str) -> str:
     """`value` fit for a header: control characters become spaces, runs of spaces collapse."""
     return " ".join(_CONTROL.sub(" ", value).split())

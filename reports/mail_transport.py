@@ -66,6 +66,7 @@ class Handed:
     code: int | None = None
     reply: str | None = None
     outbox_path: Path | None = None
+    retried_after: tuple[str, ...] = ()  # the temporary errors of the attempts before the one that went through
 
 
 def _reply_text(raw: bytes | str) -> str:
@@ -171,11 +172,12 @@ class SmtpTransport:
         used up; either carries `attempts`. MessageTooLarge when the server's SIZE is exceeded.
         """
         attempts = 0
+        errors: list[str] = []
         while True:
             attempts += 1
             try:
                 code, reply = self._send_once(message, recipient)
-                return Handed(attempts=attempts, code=code, reply=reply)
+                return Handed(attempts=attempts, code=code, reply=reply, retried_after=tuple(errors))
             except MessageTooLarge:
                 raise
             except (smtplib.SMTPException, OSError) as exc:
@@ -185,6 +187,7 @@ class SmtpTransport:
                 error.attempts = attempts
                 if isinstance(error, MailRefused) or attempts >= self.settings.max_attempts:
                     raise error from exc
+                errors.append(str(error))
                 delay = self.settings.backoff_seconds * 2 ** (attempts - 1)
                 log.warning("SMTP attempt %d/%d for report message %s failed (%s); retrying in %.2fs",
                             attempts, self.settings.max_attempts, message["Message-ID"], error, delay)

@@ -88,9 +88,10 @@ class Driver:
         data = schedule.evaluate_tick(context)
         for request in data.run_requests or []:
             run = from_run_request(schedule.job_name, request, ("dagster/schedule_name", schedule.name))
+            period = run.tags.get("dagster/partition", "")
             if schedule.name.startswith("reports_"):
-                self.scheduled_periods.append((schedule.job_name, run.tags.get("dagster/partition", "")))
-            self.faults.before_scheduled_run(schedule.name, at, self.smtp)
+                self.scheduled_periods.append((schedule.job_name, period))
+            self.faults.before_scheduled_run(schedule.name, at, self.smtp, period)
             kill_step = self.faults.kill_step(schedule.name, at)
             if kill_step:
                 began = time.perf_counter()

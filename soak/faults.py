@@ -1,15 +1,15 @@
 """The faults a soak injects, when, and how many operator alerts each must produce.
 
 - `crlf_account`: an account whose name and owner name hold CR/LF and a header injection attempt.
-  Its owner is a valid recipient: the name must be sanitised and the report still delivered, with
-  no alert (nothing failed).
+  Its owner is a valid recipient: the name must be sanitised, the report still delivered, and the
+  operator told once that the name is bad source data (a warning of the delivery's alert).
 - `kill_run`: the hourly snapshot run of a chosen hour is SIGKILLed (its process group: the run
   worker and its dbt child) once its dbt step started, after the extraction committed. Run
   monitoring must mark it failed and the run-failure sensor alert exactly once; later ticks must
   repair what the run left unbuilt.
 - `smtp_4xx`, `smtp_drops`, `smtp_down`: the mail server answers 451, drops connections, or is down
   for a few seconds while a report schedule delivers. Delivery retries with backoff: nobody may lose
-  a message and no alert is due.
+  a message, and the operator is told once per faulted report period that the server faltered.
 """
 
 from __future__ import annotations
@@ -44,11 +44,11 @@ class FaultPlan:
     def __post_init__(self) -> None:
         kill_hour = self.kill_hour
         self.faults = {
-            "crlf_account": Fault("crlf_account", "setup", 0),
+            "crlf_account": Fault("crlf_account", "setup", 1),
             "kill_run": Fault("kill_run", f"hourly_snapshot_schedule at {kill_hour:%Y-%m-%d %H}:05", 1),
-            "smtp_4xx": Fault("smtp_4xx", "first reports_daily_schedule tick", 0),
-            "smtp_drops": Fault("smtp_drops", "second reports_daily_schedule tick", 0),
-            "smtp_down": Fault("smtp_down", "first reports_monthly_schedule tick", 0),
+            "smtp_4xx": Fault("smtp_4xx", "first reports_daily_schedule tick", 1),
+            "smtp_drops": Fault("smtp_drops", "second reports_daily_schedule tick", 1),
+            "smtp_down": Fault("smtp_down", "first reports_monthly_schedule tick", 1),
         }
         self._daily_ticks = 0
 
@@ -79,19 +79,33 @@ class FaultPlan:
     def killed(self, at: datetime, run_id: str | None) -> None:
         self._injected("kill_run", at, run_id=run_id)
 
-    def before_scheduled_run(self, schedule: str, at: datetime, smtp: SoakSmtpServer) -> None:
+    def before_scheduled_run(self, schedule: str, at: datetime, smtp: SoakSmtpServer, period: str) -> None:
         """Arm the mail server's misbehaviour for the report runs that carry it."""
         if schedule == "reports_daily_schedule":
             self._daily_ticks += 1
             if self._daily_ticks == 1:
                 smtp.temporary_failures(2)
-                self._injected("smtp_4xx", at, replies=2)
+                self._injected("smtp_4xx", at, replies=2, period=period)
             elif self._daily_ticks == 2:
                 smtp.drop_connections(2)
-                self._injected("smtp_drops", at, connections=2)
+                self._injected("smtp_drops", at, connections=2, period=period)
         elif schedule == "reports_monthly_schedule" and not self.faults["smtp_down"].injected_at:
             smtp.down_for(self.outage_seconds)
-            self._injected("smtp_down", at, seconds=self.outage_seconds)
+            self._injected("smtp_down", at, seconds=self.outage_seconds, period=period)
+
+    def alert_markers(self) -> dict[str, str]:
+        """Per injected fault, the text its operator alert carries (a run id, an account, a period)."""
+        markers = {}
+        for kind, fault in self.faults.items():
+            if not fault.injected_at:
+                continue
+            if kind == "kill_run" and fault.detail.get("run_id"):
+                markers[kind] = fault.detail["run_id"]
+            elif kind == "crlf_account":
+                markers[kind] = f"account {fault.detail['account_id']}: its name holds control characters"
+            elif kind.startswith("smtp_"):
+                markers[kind] = f"{fault.detail['period']}: the mail server faltered"
+        return markers
 
     def _injected(self, kind: str, at: datetime, **detail: object) -> None:
         fault = self.faults[kind]

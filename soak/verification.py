@@ -137,16 +137,18 @@ def deliveries(warehouse: psycopg.Connection, smtp: SoakSmtpServer, scheduled: l
 
 
 def alerts(smtp: SoakSmtpServer, operator: str, faults: FaultPlan) -> dict:
-    """Operator e-mails received, each matched to the fault whose run id or kind it names."""
+    """Operator e-mails received, each matched to the faults whose marker it carries (a run id, an
+    account, a report period); one e-mail may tell of two faults met by the same delivery."""
     mails = [m for rcpts, m in smtp.messages if operator in rcpts]
-    killed = faults.faults["kill_run"].detail.get("run_id")
+    markers = faults.alert_markers()
     per_fault = {kind: 0 for kind in faults.faults}
     unexpected = []
     for mail in mails:
         body = mail.get_body(("plain",)).get_content() if mail.is_multipart() else mail.get_content()
-        if killed and killed in body:
-            per_fault["kill_run"] += 1
-        else:
+        matched = [kind for kind, marker in markers.items() if marker in body]
+        for kind in matched:
+            per_fault[kind] += 1
+        if not matched:
             unexpected.append(str(mail["Subject"]))
     return {"alerts": len(mails), "alerts_per_fault": per_fault, "unexpected_alerts": unexpected}
 

@@ -85,6 +85,8 @@ def test_bad_name_bad_address_and_a_550_fail_only_their_recipients_alert_once_an
     assert "account 202: owner e-mail: the address contains a control character" in body
     assert "account 204: refused by the server: 550 5.1.1 Mailbox unavailable" in body
     assert "account 205: owner e-mail: not a valid e-mail address" in body
+    # the sanitised name is bad source data: a warning line in the same e-mail, the name not quoted
+    assert "account 201: its name holds control characters" in body and "Evil" not in body
     assert "owner202@" not in body and "owner204@" not in body and "owner205" not in body
 
     # a re-run with the same faults sends nothing new and alerts nobody again
@@ -107,6 +109,29 @@ def test_bad_name_bad_address_and_a_550_fail_only_their_recipients_alert_once_an
     check = served_check("usage_summary", again)
     assert not check.passed and "account 202" in check.description and check.metadata["undeliverable"].value == 3
     assert served_check("usage_summary", fixed).metadata["accounts"].value == [205]
+
+
+def test_a_faltering_mail_server_is_alerted_once_per_period_though_everyone_was_served(
+        warehouse, server, tmp_path, pdf_bytes):
+    period = "2026-09-01"
+    record_artifacts(warehouse, tmp_path / "artifacts", "usage_summary", period, [203], pdf_bytes)
+    server.script.data_replies = ["451 4.3.0 Mailbox busy, try again"] * 2
+    server.script.drop_connections = 1
+
+    assert deliver_report(warehouse, "usage_summary", period).sent == 1
+    assert reports_to(server) == ["owner203@example.test"]
+    [alert] = alerts(server)
+    assert alert["Subject"].endswith(f"usage_summary {period}: delivered, with warnings")
+    body = alert.get_body(("plain",)).get_content()
+    assert "1 message(s) went out only after retries" in body and "451 4.3.0 Mailbox busy, try again ×2" in body
+    assert "owner203@" not in body
+    # a re-run (nothing left to send) and a second delivery the server falters on again: no new alert
+    server.script.data_replies = ["451 4.3.0 Mailbox busy, try again"]
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        conn.execute("DELETE FROM reports.delivery_ledger WHERE report_id = 'usage_summary' AND period = %s",
+                     (period,))
+    assert deliver_report(warehouse, "usage_summary", period).sent == 1
+    assert len(alerts(server)) == 1
 
 
 def test_a_message_over_the_size_limit_fails_that_recipient_only(warehouse, mail_env, server, tmp_path,
