@@ -19,7 +19,8 @@ ACQUISITION_CHANNELS = ("organic", "paid_search", "referral", "social", "partner
 BILLING_PERIODS = ("monthly", "annual")
 SUBSCRIPTION_STATUSES = ("trialing", "active", "past_due", "canceled", "ended")
 INVOICE_STATUSES = ("paid", "open", "failed")
-EVENT_TYPES = ("api_call", "export", "share_link_created", "share_link_accessed")
+EVENT_TYPES = ("api_call", "export", "share_link_created", "share_link_accessed",
+               "limit_reached")
 EXPORT_FORMATS = ("csv", "pdf", "xlsx", "txt")
 TRANSCRIPTION_STATUSES = ("completed", "failed")
 COUNTRY_CODES = tuple(sorted(c.alpha_2 for c in pycountry.countries))

@@ -6,7 +6,8 @@ find in it:
   * a daily cycle in each account's *local* time (peaks around 10:30 and 15:00) and quieter
     weekends (by local weekday), so UTC totals mix several cycles;
   * new accounts ramp up over two weeks, growing teams trend upwards;
-  * accounts heading for voluntary churn fade out over their last 3-6 weeks, churned ones stop.
+  * accounts heading for voluntary churn fade out over their last 3-6 weeks, churned ones stop;
+  * free accounts stop at their plan's limits, with a `limit_reached` event (limits.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from orchestration.source.limits import free_windows, gate_exports, gate_sessions
 from orchestration.source.plans import TRIAL_DAYS
 from orchestration.source.population import TIMEZONES
 from orchestration.source.world import (
@@ -77,6 +79,7 @@ class Day:
     events: dict[str, np.ndarray]
     readings: dict[str, np.ndarray]
     storage: np.ndarray  # (accounts, 24): MB at the end of each hour of the step
+    pending_mb: np.ndarray  # per account: MB of recordings that end after the step
     session_account: np.ndarray  # account index per session
     export_account: np.ndarray  # account index per export event
     export_at: np.ndarray
@@ -102,6 +105,12 @@ class Day:
     def storage_at(self, idx: np.ndarray, at: np.ndarray) -> np.ndarray:
         hour = np.clip((at - self.t0) // HOUR, 0, 23)
         return self.storage[idx, hour]
+
+    def peak_storage(self, idx: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """The most MB accounts `idx` hold from `at` on, recordings still running included."""
+        hour = np.clip((at - self.t0) // HOUR, 0, 23)
+        later = np.where(np.arange(24)[None, :] >= hour[:, None], self.storage[idx], 0.0)
+        return np.maximum(later.max(axis=1), self.storage[idx, -1] + self.pending_mb[idx])
 
 
 def activity_window(w: World, t0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -142,7 +151,9 @@ def simulate_day(rng: np.random.Generator, w: World, t0: int) -> Day:
     hour 09:00-10:00 (recordings of sessions that ended before 10:00:00, minus deletions).
     """
     a, n = w.acct, w.n
+    t1 = t0 + DAY
     act_from, act_to, factor = activity_window(w, t0)
+    free = free_windows(w, t0)
     factor = np.where(act_to > act_from, factor * rng.gamma(3.0, 1 / 3, n), 0.0)
     offset = tz_offsets(t0 + DAY // 2)[a["tz"]]
 
@@ -158,8 +169,14 @@ def simulate_day(rng: np.random.Generator, w: World, t0: int) -> Day:
     minutes = np.clip(rng.lognormal(np.log(a["dur_median"][acct]), 0.8), 1.0, MAX_SESSION_MINUTES)
     seconds = np.round(minutes * 60).astype(np.int64)
     audio = np.floor(seconds / 60 * rng.uniform(0.35, 0.98, m) * 1000).astype(np.int64)
-    ended = start + seconds
     file_size = np.round(audio * rng.uniform(0.9, 1.1, m)).astype(np.int64)
+    gate = gate_sessions(free, acct, start, audio, file_size)
+    ok = gate.allowed
+    acct, start, seconds = acct[ok], start[ok], seconds[ok]
+    audio, file_size, limit_at = gate.audio[ok], gate.file_size[ok], start[gate.reached[ok]]
+    limit_acct = acct[gate.reached[ok]]
+    m = len(acct)
+    ended = start + seconds
     sessions = {
         "session_id": w.take_ids("session", m), "account_id": a["account_id"][acct],
         "started_at": start, "ended_at": ended, "audio_minutes": audio,
@@ -171,12 +188,17 @@ def simulate_day(rng: np.random.Generator, w: World, t0: int) -> Day:
 
     # exports and share links happen during or just after a session
     def during(session: np.ndarray) -> np.ndarray:
-        """Random instants from a session's start to ten minutes after its end."""
-        spread = rng.random(len(session)) * (seconds[session] + 600)
-        return start[session] + spread.astype(np.int64)
+        """Random instants from a session's start to ten minutes after its end, within the step
+        (so every export is metered in the step that made it)."""
+        window = np.minimum(seconds[session] + 600, t1 - start[session])
+        return start[session] + (rng.random(len(session)) * window).astype(np.int64)
 
     exp_sess = np.repeat(np.arange(m), rng.poisson(a["export_prop"][acct]))
     exp_at = during(exp_sess)
+    exp_ok, exp_reached = gate_exports(free, acct[exp_sess], exp_at)
+    limit_acct = np.concatenate([limit_acct, acct[exp_sess[exp_reached]]])
+    limit_at = np.concatenate([limit_at, exp_at[exp_reached]])
+    exp_sess, exp_at = exp_sess[exp_ok], exp_at[exp_ok]
     shr_sess = np.repeat(np.arange(m), rng.poisson(a["share_prop"][acct]))
     shr_at = during(shr_sess)
     # every link is opened at least once, over the following days
@@ -193,11 +215,12 @@ def simulate_day(rng: np.random.Generator, w: World, t0: int) -> Day:
     api_acct, api_at = api_acct[keep], api_at[keep]
 
     exp_acct = acct[exp_sess]
-    ev_acct = np.concatenate([api_acct, exp_acct, acct[shr_sess], acct[shr_sess][acc_link]])
-    ev_at = np.concatenate([api_at, exp_at, shr_at, acc_at])
-    sizes = (len(api_acct), len(exp_sess), len(shr_sess), len(acc_link))
+    ev_acct = np.concatenate([api_acct, exp_acct, acct[shr_sess], acct[shr_sess][acc_link],
+                              limit_acct])
+    ev_at = np.concatenate([api_at, exp_at, shr_at, acc_at, limit_at])
+    sizes = (len(api_acct), len(exp_sess), len(shr_sess), len(acc_link), len(limit_acct))
     ev_type = np.repeat(np.array(["api_call", "export", "share_link_created",
-                                  "share_link_accessed"], dtype=object), sizes)
+                                  "share_link_accessed", "limit_reached"], dtype=object), sizes)
     ev_format = np.full(len(ev_at), None, dtype=object)
     ev_format[sizes[0]:sizes[0] + sizes[1]] = rng.choice(EXPORT_FORMATS, sizes[1],
                                                           p=EXPORT_FORMAT_P)
@@ -220,7 +243,8 @@ def simulate_day(rng: np.random.Generator, w: World, t0: int) -> Day:
         "storage_used_mb": np.round(storage[r_acct, r_hour] * 1000).astype(np.int64),
         "recorded_at": measured[r_hour] + rng.integers(1, 91, len(r_acct)),
     }
-    return Day(t0, sessions, events, readings, storage, acct, exp_acct, exp_at)
+    return Day(t0, sessions, events, readings, storage, w.carry.sum(axis=1), acct, exp_acct,
+               exp_at)
 
 
 def _storage(rng: np.random.Generator, w: World, t0: int, acct: np.ndarray, ended: np.ndarray,

@@ -65,11 +65,14 @@ CREATE TABLE IF NOT EXISTS app.sessions (
     recorded_at           timestamptz NOT NULL   -- written when the session ends
 );
 
+-- limit_reached: a free account reached a plan limit (sessions, audio minutes or exports this
+-- month, or storage); usage of that kind stops until the month renews. Recorded at the start of
+-- the session (or at the export) that reached it, quantity 1.
 CREATE TABLE IF NOT EXISTS app.usage_events (
     event_id       bigint,
     account_id     bigint,
     occurred_at    timestamptz,
-    event_type     text,                     -- api_call | export | share_link_created | share_link_accessed
+    event_type     text,                     -- api_call | export | share_link_created | share_link_accessed | limit_reached
     export_format  text,                     -- csv | pdf | xlsx | txt for exports, else NULL
     quantity       integer,
     recorded_at    timestamptz NOT NULL

@@ -25,6 +25,7 @@ from orchestration.source.activity import simulate_day
 from orchestration.source.copy_writer import encode, take
 from orchestration.source.defects import LATE_HOURS, corrupt, delay
 from orchestration.source.plans import plan_rows
+from orchestration.source.prehistory import simulate_prehistory
 from orchestration.source.population import (
     CHANNELS,
     COUNTRY_CODES,
@@ -135,7 +136,9 @@ def _dt(seconds: int) -> datetime:
 
 
 def _initial_world(seed: int, accounts: int, days: int, start: int) -> tuple[World, Rows]:
-    """The world at the history start: the plan catalogue and the accounts signed up before."""
+    """The world at the history start: the plan catalogue and the accounts signed up before,
+    with their subscription and invoice history (prehistory.py). Usage counters start at the
+    history start: the month in progress is metered (and billed) from there on."""
     rng = np.random.default_rng([seed, 0])
     g = SIGNUP_GROWTH
     low = math.exp(-g * PRE_HISTORY_DAYS)
@@ -148,10 +151,11 @@ def _initial_world(seed: int, accounts: int, days: int, start: int) -> tuple[Wor
     before = np.log(low + rng.random(existing) * (1 - low)) / g * DAY
     signup = np.sort(start - np.maximum(np.ceil(-before), 1).astype(np.int64))
     idx = _add_accounts(rng, world, rows, signup)
-    Lifecycle(world, rng, rows).seed_existing(idx, start)
+    simulate_prehistory(world, rows, signup, idx, start)
     a = world.acct
-    daily_mb = a["level"] * a["dur_median"] * 0.6 * np.where(a["plan"] > 0, 1.0, 0.55)
-    a["storage"][idx] = daily_mb * (start - signup) / DAY * rng.uniform(0.3, 0.8, existing)
+    a["period_start"][idx] = start
+    for name in ("use_audio", "use_sessions", "use_exports"):
+        a[name][idx] = 0.0
     return world, rows
 
 
@@ -187,7 +191,7 @@ def _step(world: World, late_rate: float, bad_rate: float,
     life.start(_add_accounts(rng, world, rows, signup), signup)
 
     day = simulate_day(rng, world, t0)
-    life.usage, life.storage = day.usage, day.storage_at
+    life.usage, life.storage, life.peak_storage = day.usage, day.storage_at, day.peak_storage
     life.run(t1)
     a = world.acct
     everyone = np.flatnonzero(a["status"] != NONE)

@@ -2,8 +2,10 @@
 
 Each account has at most one open subscription row. Scheduled events move it along:
   monthly check   -> renewal invoice (monthly, or yearly on annual billing) with last month's
-                     overage, and maybe an upgrade/downgrade (usage above the limits pushes up,
-                     little usage pulls down); a failed invoice puts the row past_due
+                     overage (an overage-only invoice when no renewal is due), and maybe an
+                     upgrade/downgrade (usage above the limits, or a free account blocked at
+                     them, pushes up; little usage pulls down); a failed invoice puts the row
+                     past_due
   trial end       -> trial_converted into a paid row, or trial_expired into free / nothing
   past_due end    -> canceled, end_reason non_payment (involuntary churn)
   churn_at        -> canceled, end_reason voluntary; drawn in advance so activity can decline
@@ -39,6 +41,7 @@ P_TRIAL = np.array([0.35, 0.55, 0.75, 0.40])  # by user type: start on a paid-pl
 P_ANNUAL = 0.25
 # Usage since `lo` up to `hi` per account index: (audio minutes, sessions, exports).
 UsageFn = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, ...]]
+# MB per account index at an instant.
 StorageFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -46,13 +49,17 @@ class Lifecycle:
     """Applies lifecycle events to a World, collecting the rows they produce in `rows`."""
 
     def __init__(self, world: World, rng: np.random.Generator, rows: Rows,
-                 usage: UsageFn | None = None, storage: StorageFn | None = None) -> None:
+                 usage: UsageFn | None = None, storage: StorageFn | None = None,
+                 peak_storage: StorageFn | None = None) -> None:
         self.w, self.a, self.rng, self.rows = world, world.acct, rng, rows
         def zeros(idx: np.ndarray, *_: object) -> tuple[np.ndarray, ...]:
             return tuple(np.zeros(len(idx)) for _ in range(3))
 
         self.usage: UsageFn = usage or zeros
         self.storage: StorageFn = storage or (lambda idx, _at: self.a["storage"][idx])
+        # the most MB held from an instant to the end of the step (a downgrade to free needs room)
+        self.peak_storage: StorageFn = peak_storage or self.storage
+        self.until = world.simulated_through  # end of the step being run (set by run)
 
     # -- row versions and invoices -------------------------------------------------------
 
@@ -97,24 +104,38 @@ class Lifecycle:
         reasons = np.broadcast_to(np.asarray(reason, dtype=object), (n,)).copy()
         self._emit(idx, at, np.full(n, status, dtype=object), reasons)
 
-    def _invoice(self, idx: np.ndarray, at: np.ndarray, k: np.ndarray, overage: np.ndarray,
-                 *, settled: bool = False) -> None:
-        """Invoice period k of each row (issued at its start); a failed one makes it past_due."""
+    def _invoice(self, idx: np.ndarray, at: np.ndarray, k: np.ndarray,
+                 overage: np.ndarray) -> None:
+        """Invoice period k of each row (issued at its start) plus the overage still owed."""
+        a = self.a
+        plan, annual = a["plan"][idx], a["annual"][idx]
+        fee = np.round(np.where(annual, ANNUAL_PRICE[plan], MONTHLY_PRICE[plan]) * 100)
+        period_end = add_months(a["sub_start"][idx], k + np.where(annual, 12, 1))
+        self._bill(idx, at, period_end, fee.astype(np.int64), overage)
+
+    def _invoice_overage(self, idx: np.ndarray, at: np.ndarray, overage: np.ndarray) -> None:
+        """Bill a finished month's overage on its own (no fee is due at `at`): annual rows
+        between renewals, and a row ending in a downgrade to free."""
+        owed = overage > 0
+        idx, at = idx[owed], at[owed]
+        self._bill(idx, at, at, np.zeros(len(idx), np.int64), overage[owed],
+                   period_start=self.a["period_start"][idx])
+
+    def _bill(self, idx: np.ndarray, at: np.ndarray, period_end: np.ndarray, fee: np.ndarray,
+              overage: np.ndarray, period_start: np.ndarray | None = None) -> None:
+        """Write invoices issued at `at` (cents); a failed one makes its row past_due."""
         a, n = self.a, len(idx)
         if n == 0:
             return
-        plan, annual = a["plan"][idx], a["annual"][idx]
-        fee = np.round(np.where(annual, ANNUAL_PRICE[plan], MONTHLY_PRICE[plan]) * 100)
-        fee = fee.astype(np.int64)
-        overage = np.where(annual, 0, overage)
         u = self.rng.random(n)
-        status = np.where(settled | (u >= 0.045), "paid", np.where(u < 0.03, "failed", "open"))
+        status = np.where(u >= 0.045, "paid", np.where(u < 0.03, "failed", "open"))
         self.rows.add("app.invoices", {
             "invoice_id": self.w.take_ids("invoice", n), "account_id": a["account_id"][idx],
-            "subscription_id": a["sub_id"][idx], "period_start": at,
-            "period_end": add_months(a["sub_start"][idx], k + np.where(annual, 12, 1)),
-            "issued_at": at, "subscription_fee": fee, "overage_fee": overage,
-            "total": fee + overage, "currency": np.full(n, "USD", dtype=object),
+            "subscription_id": a["sub_id"][idx],
+            "period_start": at if period_start is None else period_start,
+            "period_end": period_end, "issued_at": at, "subscription_fee": fee,
+            "overage_fee": overage, "total": fee + overage,
+            "currency": np.full(n, "USD", dtype=object),
             "status": status.astype(object), "recorded_at": at + self.rng.integers(2, 61, n),
         })
         failed = idx[status == "failed"]
@@ -174,77 +195,10 @@ class Lifecycle:
         self._draw_churn(idx[~trial], at[~trial])
         a["churn_at"][idx[trial]] = NEVER
 
-    def seed_existing(self, idx: np.ndarray, start: int) -> None:
-        """Accounts that signed up before the history starts, with a plausible past.
-
-        Their earlier rows and invoices are written as history (without usage-based overage,
-        which the simulation did not observe), and they enter the simulation mid-life.
-        """
-        a, rng, n = self.a, self.rng, len(idx)
-        signup = a["signup_at"][idx]
-        age = start - signup
-        young = age < 14 * DAY
-        kind = rng.choice(3, n, p=[0.42, 0.45, 0.13])  # free, paid, gone
-        trialing = young & (rng.random(n) < P_TRIAL[a["user_type"][idx]])
-        kind = np.where(young, np.where(trialing, 3, 0), kind)
-        self.start(idx[trialing], signup[trialing], np.ones(trialing.sum(), bool))
-
-        free = idx[kind == 0]
-        s = a["signup_at"][free]
-        lapsed = (start - s >= 14 * DAY) & (rng.random(len(free)) < 0.35)  # after a trial
-        self._open(free, s, np.where(lapsed, self.expected_plan(free), 0),
-                   np.zeros(len(free), bool), lapsed)
-        self._close(free[lapsed], s[lapsed] + 14 * DAY, "ended", "trial_expired")
-        self._open(free[lapsed], s[lapsed] + 14 * DAY, np.zeros(lapsed.sum(), np.int64),
-                   np.zeros(lapsed.sum(), bool), np.zeros(lapsed.sum(), bool))
-
-        paid = idx[kind == 1]
-        s = a["signup_at"][paid]
-        via_trial = rng.random(len(paid)) < 0.6
-        paid_from = np.where(via_trial, s + 14 * DAY,
-                             s + (rng.random(len(paid)) * (start - s)).astype(np.int64))
-        plan = self.expected_plan(paid)
-        self._open(paid, s, np.where(via_trial, plan, 0), np.zeros(len(paid), bool), via_trial)
-        self._close(paid, paid_from, "ended", np.where(via_trial, "trial_converted", "upgrade"))
-        self._open_settled(paid, paid_from, plan, rng.random(len(paid)) < P_ANNUAL,
-                           np.full(len(paid), start, np.int64))
-
-        gone = idx[kind == 2]
-        s = a["signup_at"][gone]
-        plan = np.where(rng.random(len(gone)) < 0.4, 0, self.expected_plan(gone))
-        ended = s + (rng.random(len(gone)) * (start - s)).astype(np.int64)
-        self._open_settled(gone, s, plan, rng.random(len(gone)) < P_ANNUAL, ended)
-        self._close(gone, ended, "canceled", "voluntary")
-        self._gone(gone, ended, 0.15)
-        returned_already = gone[a["reactivate_at"][gone] <= start]  # would be a live account
-        a["reactivate_at"][returned_already] = NEVER
-
-        alive = idx[(kind == 0) | (kind == 1)]
-        self._draw_churn(alive, np.full(len(alive), start, np.int64))
-        while (due := alive[a["next_check"][alive] <= start]).size:
-            a["check_k"][due] += 1
-            a["next_check"][due] = add_months(a["sub_start"][due], a["check_k"][due])
-        self._reset_usage(idx, np.full(n, start, np.int64))
-
-    def _open_settled(self, idx: np.ndarray, at: np.ndarray, plan: np.ndarray,
-                      annual: np.ndarray, until: np.ndarray) -> None:
-        """Open rows in the past, invoiced (paid) for every period that began before `until`."""
-        annual = annual & (plan > 0)
-        a = self.a
-        a["sub_id"][idx] = self.w.take_ids("subscription", len(idx))
-        a["plan"][idx], a["annual"][idx], a["trial"][idx] = plan, annual, False
-        a["sub_start"][idx], a["status"][idx] = at, ACTIVE
-        a["check_k"][idx], a["next_check"][idx] = 1, add_months(at, 1)
-        self._emit(idx, at, np.full(len(idx), "active", dtype=object))
-        for k in range(13):
-            period = add_months(at, k)
-            due = (plan > 0) & (period < until) & (~annual | (k % 12 == 0))
-            self._invoice(idx[due], period[due], np.full(due.sum(), k),
-                          np.zeros(due.sum(), np.int64), settled=True)
-
     def run(self, t1: int) -> None:
         """Process every scheduled event before `t1`, earliest first per account."""
         a = self.a
+        self.until = t1
         handlers = (self._check, self._trial_end, self._past_due_end, self._churn,
                     self._reactivate)
         while True:
@@ -278,16 +232,18 @@ class Lifecycle:
         plan, annual, k = a["plan"][idx], a["annual"][idx], a["check_k"][idx]
         util = np.maximum.reduce([audio / LIMIT_AUDIO[plan], sessions / LIMIT_SESSIONS[plan],
                                   exports / LIMIT_EXPORTS[plan], storage / LIMIT_STORAGE[plan]])
-        over = util > 1
         renewal = ~annual | (k % 12 == 0)
         free = plan == 0
-        p_up = np.where(free, 0.005 + 0.05 * over,
+        over = np.where(free, util >= 1, util > 1)  # free usage stops at the limit
+        p_up = np.where(free, 0.005 + 0.08 * over,
                         np.where(annual, 0.12 * over, 0.015 + 0.3 * over))
         p_up = np.where(plan == TIER_COUNT - 1, 0.0, p_up)
-        p_down = np.where(free | ~renewal, 0.0, 0.01 + 0.12 * (util < 0.25))
+        fit = fit_plan(audio * 1.3, sessions * 1.3, exports * 1.3, storage * 1.2)
+        # a plan bigger than the month needed invites a downgrade at renewal
+        p_down = np.where(free | ~renewal, 0.0, 0.025 + 0.1 * (fit < plan) + 0.1 * (util < 0.25))
         u = rng.random(n)
         up, down = u < p_up, (u >= p_up) & (u < p_up + p_down)
-        fit = fit_plan(audio * 1.3, sessions * 1.3, exports * 1.3, storage * 1.2)
+        down &= (plan > 1) | self._fits_free(idx, at)
         target = np.where(up, np.clip(np.maximum(plan + 1, fit), 1, TIER_COUNT - 1), plan - 1)
         overage = np.where(free, 0, overage_cents(plan, audio, sessions, exports, storage))
 
@@ -295,10 +251,15 @@ class Lifecycle:
         stay = idx[~change]
         renew = ~change & renewal & ~free
         self._invoice(idx[renew], at[renew], k[renew], overage[renew])
+        between = ~change & ~renewal
+        self._invoice_overage(idx[between], at[between], overage[between])
         a["check_k"][stay] += 1
         a["next_check"][stay] = add_months(a["sub_start"][stay], a["check_k"][stay])
         self._reset_usage(stay, at[~change])
 
+        to_free = down & (target == 0)
+        self._invoice_overage(idx[to_free], at[to_free], overage[to_free])
+        overage = np.where(to_free, 0, overage)
         moved = idx[change]
         if len(moved):
             self._close(moved, at[change], "ended", np.where(up[change], "upgrade", "downgrade"))
@@ -306,6 +267,13 @@ class Lifecycle:
             new_annual = np.where(free[change], rng.random(len(moved)) < P_ANNUAL, annual[change])
             self._open(moved, at[change], new_plan, new_annual & (new_plan > 0),
                        np.zeros(len(moved), bool), overage[change])
+
+    def _fits_free(self, idx: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """Whether each account's usage from `at` to the end of the step stays under the free
+        limits: a downgrade to free is only taken then, so the free plan never runs over."""
+        audio, sessions, exports = self.usage(idx, at, np.full(len(idx), self.until))
+        return ((audio < LIMIT_AUDIO[0]) & (sessions < LIMIT_SESSIONS[0])
+                & (exports < LIMIT_EXPORTS[0]) & (self.peak_storage(idx, at) < LIMIT_STORAGE[0]))
 
     def _trial_end(self, idx: np.ndarray, at: np.ndarray) -> None:
         a = self.a

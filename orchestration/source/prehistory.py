@@ -1,0 +1,68 @@
+"""The product's life before the simulated history: subscriptions and invoices only.
+
+The accounts that signed up before the history starts go through the same lifecycle as in the
+live window (orchestration/source/subscriptions.py): trials that convert or lapse, monthly checks
+that upgrade, downgrade and bill overage, failed payments, churn and reactivations. So the MRR
+bridge has the same movements before the window as inside it.
+
+What is not simulated here is activity row by row (nobody would see those rows): the checks read
+each account's expected usage over the month instead, from the same traits that drive the live
+sessions, with month-to-month noise, and free accounts stop at their limits. Storage grows by the
+expected recordings of each day (on the free plan within its audio limit, up to its storage
+limit) and now and then an account deletes part of it, as in activity.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from orchestration.source.plans import LIMIT_AUDIO, LIMIT_EXPORTS, LIMIT_SESSIONS, LIMIT_STORAGE
+from orchestration.source.subscriptions import Lifecycle
+from orchestration.source.world import ACTIVE, DAY, HOUR, NONE, TRIALING, Rows, World
+
+AUDIO_SHARE = 0.9  # recorded audio per session, as a share of its median length (activity.py)
+
+
+def _daily_sessions(a: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+    """Expected sessions per day: weekdays at the account's level, weekends at its weekend share,
+    scaled like activity.activity_window (free accounts use the product less, trials more)."""
+    status, plan = a["status"][idx], a["plan"][idx]
+    lifecycle = np.select([status == NONE, status == TRIALING, plan == 0], [0.0, 1.25, 0.55], 1.0)
+    return a["level"][idx] * (5 + 2 * a["weekend"][idx]) / 7 * lifecycle
+
+
+def simulate_prehistory(world: World, rows: Rows, signup: np.ndarray, idx: np.ndarray,
+                        start: int) -> None:
+    """Run the lifecycle of accounts `idx` (signing up at `signup`) day by day up to `start`.
+
+    Each day draws from its own generator seeded with (seed, hour of the day's start), as the
+    live steps do; those hours all lie before the history, so the two never share a stream.
+    """
+    a = world.acct
+    day = start - -(-(start - int(signup.min())) // DAY) * DAY if len(signup) else start
+    while day < start:
+        rng = np.random.default_rng([world.seed, day // HOUR])
+
+        def usage(who: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, ...]:
+            sessions = (_daily_sessions(a, who) * (hi - lo) / DAY
+                        * rng.gamma(4.0, 0.25, len(who)))
+            audio = sessions * a["dur_median"][who] * AUDIO_SHARE
+            exports = sessions * a["export_prop"][who]
+            free = a["plan"][who] == 0
+            return (np.where(free, np.minimum(audio, LIMIT_AUDIO[0]), audio),
+                    np.where(free, np.minimum(sessions, LIMIT_SESSIONS[0]), sessions),
+                    np.where(free, np.minimum(exports, LIMIT_EXPORTS[0]), exports))
+
+        life = Lifecycle(world, rng, rows, usage=usage)
+        joining = (signup >= day) & (signup < day + DAY)
+        life.start(idx[joining], signup[joining])
+        life.run(day + DAY)
+        alive = idx[(a["status"][idx] == ACTIVE) | (a["status"][idx] == TRIALING)]
+        recorded = _daily_sessions(a, alive) * a["dur_median"][alive] * (
+            AUDIO_SHARE * rng.uniform(0.6, 1.4, len(alive)))
+        free = a["plan"][alive] == 0
+        recorded = np.where(free, np.minimum(recorded, LIMIT_AUDIO[0] / 30), recorded)
+        kept = np.where(rng.random(len(alive)) < 0.02, rng.uniform(0.4, 0.9, len(alive)), 1.0)
+        grown = a["storage"][alive] * kept + recorded
+        a["storage"][alive] = np.where(free, np.minimum(grown, LIMIT_STORAGE[0]), grown)
+        day += DAY
