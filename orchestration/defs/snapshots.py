@@ -11,6 +11,7 @@ from orchestration.defs.partitions import hourly_partitions
 from orchestration.defs.pools import RAW_SNAPSHOT_POOL, warehouse_lock
 from orchestration.defs.resources import SourceResource, WarehouseResource
 from orchestration.snapshots.accounting import account_rows
+from orchestration.snapshots.hour_figures import hour_figures
 from orchestration.snapshots.run import newest_snapshot_end, snapshot_plans, snapshot_window
 from orchestration.snapshots.tables import HOURLY_SNAPSHOT_TABLES
 
@@ -48,6 +49,14 @@ def hourly_source_snapshot(
         "Snapshot %s to %s: %s", window.start, window.end,
         ", ".join(f"{r.table}={r.rows_loaded}(+{r.rows_quarantined} quarantined)" for r in results),
     )
+    # Each hour's partition gets its own figures (a range run's totals are labelled as the run's).
+    keys = {hourly_partitions.time_window_for_partition_key(k).start: k for k in context.partition_keys}
+    for (table, hour), figures in hour_figures(warehouse.url, window.start, window.end).items():
+        context.add_asset_metadata({
+            "rows_loaded": figures.rows_loaded,
+            "rows_quarantined": figures.rows_quarantined,
+            "quarantined_by_reason": dg.MetadataValue.json(figures.quarantined_by_reason),
+        }, asset_key=["raw", table], partition_key=keys[hour])
     # Data time, not run time: freshness checks (orchestration/defs/freshness.py) read it, so a
     # backfill of old hours does not make stale raw data look fresh.
     data_end = newest_snapshot_end(warehouse.url)
@@ -55,11 +64,10 @@ def hourly_source_snapshot(
         yield dg.MaterializeResult(
             asset_key=["raw", result.table],
             metadata={
-                "rows_loaded": result.rows_loaded,
-                "rows_quarantined": result.rows_quarantined,
-                "quarantined_by_reason": dg.MetadataValue.json(result.quarantined_by_reason),
-                "window_start": window.start.isoformat(),
-                "window_end": window.end.isoformat(),
+                "run_window_start": window.start.isoformat(),
+                "run_window_end": window.end.isoformat(),
+                "run_rows_loaded": result.rows_loaded,
+                "run_rows_quarantined": result.rows_quarantined,
                 "dagster/last_updated_timestamp": dg.MetadataValue.timestamp(data_end),
             },
         )
