@@ -2,6 +2,10 @@
 
 `svg.fonttype = none` keeps labels as <text> elements, so the PDF's chart text is searchable and
 no font is embedded as paths. The Agg/SVG backends need no display and no network.
+
+matplotlib lays the labels out with its own DejaVu Sans; the SVG then names the report's font
+stack instead (reports/fonts.py), so the PDF sets chart text in the project's fonts, whatever
+fonts the machine has, and a label in any script gets real glyphs.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from reports.fonts import FONT_STACK  # noqa: E402
+
 _STYLE = {
     "svg.fonttype": "none",
     "svg.hashsalt": "reports",  # stable element ids: identical data gives identical SVG
-    "font.family": "DejaVu Sans",
+    "font.family": "DejaVu Sans",  # layout only: the SVG names FONT_STACK (see _svg)
     "font.size": 8,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -28,6 +34,8 @@ _STYLE = {
     "axes.edgecolor": "#888888",
     "axes.axisbelow": True,
 }
+_LAYOUT_FONT = "font-family: 'DejaVu Sans'"
+_REPORT_FONT = "font-family: " + FONT_STACK.replace('"', "'")  # the SVG sits in a double-quoted attribute
 PALETTE = ["#2f6db5", "#e07b39", "#3f9e5a", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 
 
@@ -42,7 +50,8 @@ def _svg(fig) -> str:
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined in HTML
+    text = text[text.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined in HTML
+    return text.replace(_LAYOUT_FONT, _REPORT_FONT)
 
 
 def bar_chart(labels: Sequence[str], values: Sequence[float], ylabel: str, horizontal: bool = False,

@@ -1,8 +1,9 @@
 """Documents as HTML (jinja2) and PDF (weasyprint), with no network access while rendering.
 
 The CSS is inlined and charts are inline SVG, so a report needs no external resource at all;
-the URL fetcher still refuses everything but `data:` URLs, so a template that references a
-remote image or stylesheet renders without it instead of reaching out.
+the URL fetcher still refuses everything but `data:` URLs and the report fonts' own files
+(reports/fonts.py), so a template that references a remote image or stylesheet renders without
+it instead of reaching out.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from pathlib import Path
 
 import jinja2
 import weasyprint
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
 from reports.document import Document, Table
+from reports.fonts import FONT_STACK, font_face_css, font_file_urls
 from reports.formatting import format_value, is_numeric, pretty
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -42,14 +45,15 @@ logging.getLogger("weasyprint").addFilter(_SvgPresentationFilter())
 
 
 class OfflineURLFetcher(URLFetcher):
-    """Serves `data:` URLs and refuses every other one (http, https, ftp, file...)."""
+    """Serves `data:` URLs and the given local files; refuses every other URL (http, https, ftp, file...)."""
 
-    def __init__(self, **kwargs):
-        super().__init__(allowed_protocols=("data",), **kwargs)
+    def __init__(self, local_files: frozenset[str] = frozenset(), **kwargs):
+        super().__init__(allowed_protocols=("data", "file"), **kwargs)
+        self.local_files = local_files
         self.refused: list[str] = []
 
     def fetch(self, url, headers=None):
-        if not url.lower().startswith("data:"):
+        if not (url.lower().startswith("data:") or url in self.local_files):
             self.refused.append(url)
             raise ValueError(f"report rendering never fetches URLs; refused {url}")
         return super().fetch(url, headers)
@@ -92,14 +96,20 @@ def render_html(document: Document, templates_dir: Path = TEMPLATES_DIR, templat
 
 
 def html_to_pdf(html: str) -> tuple[bytes, int]:
-    """PDF bytes and page count; every URL but `data:` is refused (and logged).
+    """PDF bytes and page count; every URL but `data:` and the report fonts is refused (and logged).
+
+    The text is set in the project's own fonts (reports/fonts.py), whatever the machine has.
 
     Without HarfBuzz's subsetter weasyprint subsets fonts with fontTools, which stamps each font
     with the current second: the same document would give different bytes (and data hashes) a
     second later. SOURCE_DATE_EPOCH (the reproducible-builds convention fontTools follows) pins it.
     """
-    fetcher = OfflineURLFetcher()
-    rendered = weasyprint.HTML(string=html, base_url=None, url_fetcher=fetcher).render()
+    fetcher = OfflineURLFetcher(local_files=font_file_urls())
+    font_config = FontConfiguration()
+    fonts = weasyprint.CSS(string=f"{font_face_css(html)}\nhtml {{ font-family: {FONT_STACK}; }}",
+                           font_config=font_config, url_fetcher=fetcher)
+    rendered = weasyprint.HTML(string=html, base_url=None, url_fetcher=fetcher).render(
+        stylesheets=[fonts], font_config=font_config)
     if fetcher.refused:
         log.warning("Refused %s URL(s) while rendering: %s", len(fetcher.refused), fetcher.refused[:5])
     os.environ.setdefault("SOURCE_DATE_EPOCH", FONT_TIMESTAMP_EPOCH)
