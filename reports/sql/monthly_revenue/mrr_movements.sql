@@ -1,13 +1,12 @@
--- The month's MRR movements by plan at the month's end ('none' after churn).
+-- The month's MRR movements by plan: the plan in force at the month's end, or for churn the
+-- plan the account churned from (fct_mrr_monthly.plan_id).
 select
-    m.movement,
-    coalesce(u.plan_id, 'none') as plan_id,
+    movement,
+    plan_id,
     count(*) as accounts,
-    sum(m.mrr_change) as mrr_change,
-    sum(m.mrr) as ending_mrr
-from marts.fct_mrr_monthly as m
-left join marts.fct_plan_utilization_monthly as u
-    on u.account_id = m.account_id and u.usage_month = m.mrr_month
-where m.mrr_month = %(period_start)s
+    sum(mrr_change) as mrr_change,
+    sum(mrr) as ending_mrr
+from marts.fct_mrr_monthly
+where mrr_month = %(period_start)s
 group by 1, 2
 order by 1, 2

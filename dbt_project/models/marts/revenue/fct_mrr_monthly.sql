@@ -13,9 +13,11 @@
 -- paying month (a zero row, movement 'churn'); months at zero after that have no row until the
 -- account pays again. Only complete months are built: those ending by the data horizon shared
 -- with the customer marts (end of the newest hour holding extracted rows).
+-- plan_id is the paid plan in force at the month's end; a churn row keeps the plan the account
+-- churned from (its previous month's plan), so churn is always reported under a real plan.
 
 with periods as (
-    select account_id, started_at, paying_until, monthly_mrr
+    select account_id, plan_id, started_at, paying_until, monthly_mrr
     from {{ ref('int_subscription_mrr_periods') }}
     where monthly_mrr > 0
         and (paying_until is null or paying_until > started_at)
@@ -35,7 +37,12 @@ months as (
 ),
 
 paying as (
-    select p.account_id, m.mrr_month, sum(p.monthly_mrr) as mrr
+    select
+        p.account_id,
+        m.mrr_month,
+        sum(p.monthly_mrr) as mrr,
+        -- one paid row is in force at an instant; should two overlap, the dearer one names it
+        (array_agg(p.plan_id order by p.monthly_mrr desc, p.started_at desc))[1] as plan_id
     from periods as p
     inner join months as m
         on p.started_at <= m.month_end
@@ -51,7 +58,7 @@ first_paying as (
 
 -- every month from the account's first paying month on, zero months included
 dense as (
-    select f.account_id, m.mrr_month, coalesce(p.mrr, 0) as mrr
+    select f.account_id, m.mrr_month, coalesce(p.mrr, 0) as mrr, p.plan_id
     from first_paying as f
     inner join months as m on m.mrr_month >= f.first_month
     left join paying as p on p.account_id = f.account_id and p.mrr_month = m.mrr_month
@@ -63,6 +70,7 @@ with_history as (
         mrr_month,
         mrr,
         coalesce(lag(mrr) over (partition by account_id order by mrr_month), 0) as previous_mrr,
+        coalesce(plan_id, lag(plan_id) over (partition by account_id order by mrr_month)) as plan_id,
         max(case when mrr > 0 then mrr_month end) over (
             partition by account_id order by mrr_month
             rows between unbounded preceding and 1 preceding
@@ -90,6 +98,7 @@ select
         when mrr < previous_mrr then 'contraction'
         else 'unchanged'
     end as movement,
+    plan_id,
     last_paying_month
 from with_history
 where mrr > 0 or previous_mrr > 0
