@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time
 
 import dagster as dg
 
+from orchestration.report_deadlines import reports_due
 from reports.catalogue import ReportSpec, load_catalogue
 from reports.periods import latest_complete_period, period_for
 
@@ -81,8 +82,15 @@ def materialize_report(defs: dg.Definitions, instance: dg.DagsterInstance, spec:
 
 
 def materialize_latest_reports(defs: dg.Definitions, instance: dg.DagsterInstance,
-                               today: date | None = None) -> list[ReportRun]:
-    """Every catalogue report for its latest complete period."""
-    today = today or datetime.now(UTC).date()
-    return [materialize_report(defs, instance, spec, latest_complete_period(spec.schedule, today).key)
-            for spec in load_catalogue().values()]
+                               at: datetime | None = None) -> list[ReportRun]:
+    """Every catalogue report for its latest complete period, and for the older period its freshness
+    check expects at `at` (default: now) before the latest period's deadline (report_deadlines.py)."""
+    from orchestration.defs.reports import report_partitions
+
+    at = at or datetime.now(UTC)
+    runs = []
+    for spec in load_catalogue().values():
+        known = set(report_partitions(spec).get_partition_keys(current_time=at))
+        runs += [materialize_report(defs, instance, spec, period.key)
+                 for period in reports_due(spec.schedule, at) if period.key in known]
+    return runs

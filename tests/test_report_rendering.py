@@ -319,12 +319,13 @@ def test_a_worker_pool_renders_the_same_files(built, monkeypatch):
 
 def test_demo_renders_every_report_for_its_latest_period(built, dagster_instance):
     """What `make demo` runs after the models: every report, latest complete period, with delivery."""
-    from datetime import date
+    from datetime import UTC, datetime
 
     from orchestration.definitions import defs
     from orchestration.report_runs import materialize_latest_reports
 
-    runs = materialize_latest_reports(defs, dagster_instance, today=date(2026, 3, 10))
+    # after every deadline of the day: the periods the freshness checks expect are the latest ones
+    runs = materialize_latest_reports(defs, dagster_instance, at=datetime(2026, 3, 10, 12, tzinfo=UTC))
     assert {(r.report_id, r.period) for r in runs} == {
         ("usage_summary", FEB), ("monthly_revenue", FEB), ("financial_reconciliation", FEB),
         ("feature_adoption", FEB), ("platform_stats", "2026-03-09"), ("user_acquisition", "2026-03-02")}
