@@ -160,7 +160,7 @@ def demo(args: argparse.Namespace) -> int:
             written = append_activity(conn, until=now)
         else:
             print(f"Simulating {args.accounts} accounts from {history:%Y-%m-%d} (--days {args.days}, back to the "
-                  f"1st of that month, or PARTITIONS_START; seed {args.seed})...")
+                  f"1st of that month; seed {args.seed})...")
             written = simulate_demo_history(conn, accounts=args.accounts, seed=args.seed, start=history, now=now)
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.write_text(json.dumps({"params": params, "end": _floor_hour(now).isoformat()}))

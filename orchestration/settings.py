@@ -49,6 +49,19 @@ def _positive_int(name: str, default: str) -> int:
     return int(value)
 
 
+def _date(name: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from None
+
+
+def recorded_partitions_start(local_dir: Path) -> date | None:
+    """The start of the history the demo last simulated in this checkout, if it recorded one."""
+    recorded = local_dir / RECORDED_PARTITIONS_START
+    return _date(str(recorded), recorded.read_text().strip()) if recorded.is_file() else None
+
+
 def partitions_start(local_dir: Path) -> str:
     """The first day (UTC) of every partitioned asset: where the data begins.
 
@@ -57,16 +70,9 @@ def partitions_start(local_dir: Path) -> str:
     setting or a file, never from the clock or the data, so a deployment's partitions stay the
     same from one day to the next (docs/operations.md, "Partitions").
     """
-    name, value = "PARTITIONS_START", os.environ.get("PARTITIONS_START")
-    recorded = local_dir / RECORDED_PARTITIONS_START
-    if not value and recorded.is_file():
-        name, value = str(recorded), recorded.read_text().strip()
-    value = value or FALLBACK_PARTITIONS_START
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a date (YYYY-MM-DD), got {value!r}") from None
-    return value
+    if value := os.environ.get("PARTITIONS_START"):
+        return _date("PARTITIONS_START", value).isoformat()
+    return (recorded_partitions_start(local_dir) or date.fromisoformat(FALLBACK_PARTITIONS_START)).isoformat()
 
 
 def record_partitions_start(local_dir: Path, day: date) -> None:

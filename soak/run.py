@@ -44,6 +44,7 @@ def default_end(now: datetime | None = None) -> datetime:
 
 def _configure(out_dir: Path, smtp_env: dict[str, str], dagster_storage: str) -> None:
     from orchestration.dagster_instance import instance_yaml, storage_url
+    from orchestration.settings import FALLBACK_PARTITIONS_START
 
     home = out_dir / "dagster"
     home.mkdir(parents=True, exist_ok=True)
@@ -59,6 +60,8 @@ def _configure(out_dir: Path, smtp_env: dict[str, str], dagster_storage: str) ->
         "REPORT_RENDER_WORKERS": "1",
         # retention ages rows by the real clock, which the soak cannot move: nothing simulated is old
         "RETENTION_DAYS": "3650",
+        # partitions from before any soak history, never a start a local demo recorded (docs/operations.md)
+        "PARTITIONS_START": FALLBACK_PARTITIONS_START,
     })
 
 

@@ -37,19 +37,13 @@ def test_a_bad_start_names_where_it_came_from(tmp_path, monkeypatch):
         partitions_start(tmp_path)
 
 
-def test_a_new_history_starts_on_the_first_of_the_month_days_back(monkeypatch):
+def test_a_new_history_starts_on_the_first_of_the_month_days_back():
     from orchestration.demo_history import history_start
 
-    monkeypatch.delenv("PARTITIONS_START")
     now = datetime(2026, 12, 2, 10, 54, tzinfo=UTC)
     assert history_start(now, 90) == datetime(2026, 9, 1, tzinfo=UTC)  # 2026-09-03 is 90 days back
     assert history_start(now, 1) == datetime(2026, 12, 1, tzinfo=UTC)
     assert history_start(datetime(2026, 12, 1, 0, 30, tzinfo=UTC), 1) == datetime(2026, 11, 1, tzinfo=UTC)
-    monkeypatch.setenv("PARTITIONS_START", "2026-10-15")  # a configured start wins over --days
-    assert history_start(now, 90) == datetime(2026, 10, 15, tzinfo=UTC)
-    monkeypatch.setenv("PARTITIONS_START", "2026-12-02")
-    with pytest.raises(ValueError, match="PARTITIONS_START=2026-12-02 leaves no whole day"):
-        history_start(now, 90)
 
 
 def test_the_demo_records_a_new_start_and_keeps_it_while_it_appends(tmp_path, monkeypatch):
@@ -65,6 +59,18 @@ def test_the_demo_records_a_new_start_and_keeps_it_while_it_appends(tmp_path, mo
     assert prepare_history(a_month_later, 90, fresh=False) == (datetime(2026, 9, 1, tzinfo=UTC), False)
     assert prepare_history(a_month_later, 90, fresh=True) == (datetime(2026, 10, 1, tzinfo=UTC), True)
     assert (tmp_path / "partitions_start").read_text() == "2026-10-01\n"
+
+
+def test_a_configured_start_may_precede_the_demo_history_but_not_follow_it(tmp_path, monkeypatch):
+    from orchestration.demo_history import prepare_history
+
+    monkeypatch.setenv("LOCAL_DIR", str(tmp_path))
+    now = datetime(2026, 12, 2, 10, tzinfo=UTC)
+    monkeypatch.setenv("PARTITIONS_START", "2026-01-01")
+    assert prepare_history(now, 90, fresh=True) == (datetime(2026, 9, 1, tzinfo=UTC), True)
+    monkeypatch.setenv("PARTITIONS_START", "2026-09-02")
+    with pytest.raises(ValueError, match=r"PARTITIONS_START=2026-09-02 is after the demo's history start \(2026-09-01\)"):
+        prepare_history(now, 90, fresh=True)
 
 
 def test_every_partitions_definition_starts_on_the_recorded_start(tmp_path):
