@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from dataclasses import asdict
@@ -59,6 +60,8 @@ def run(sc: Scale) -> dict:
     workdir.mkdir(parents=True)
     end = HISTORY_END
     start = end - timedelta(days=sc.days)
+    # Unless set, the benchmark's partitions start with its history, never where a local demo's did.
+    os.environ.setdefault("PARTITIONS_START", f"{start:%Y-%m-%d}")
     partitions_start = datetime.fromisoformat(get_settings().partitions_start).replace(tzinfo=UTC)
     if start < partitions_start:
         raise ValueError(f"PARTITIONS_START={partitions_start:%Y-%m-%d} is after the benchmark history's start "
