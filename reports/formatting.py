@@ -13,6 +13,12 @@ import pandas as pd
 
 MISSING = "–"
 NUMERIC_KINDS = {"number", "integer", "money", "percent", "ratio"}
+# Plan prices, MRR and the simulated invoices are all in US dollars; tables that hold invoices of
+# several currencies carry their own `currency` column (amounts are never converted).
+CURRENCY = "USD"
+CURRENCY_COLUMNS = ("currency", "currencies")
+# Decimals a figure of each kind is shown and exported with (CSV/XLSX round to the same).
+PRECISION = {"integer": 0, "money": 2, "number": 2, "percent": 1, "ratio": 4}
 
 
 def _is_missing(value: object) -> bool:
@@ -21,8 +27,9 @@ def _is_missing(value: object) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def format_value(value: object, kind: str = "number") -> str:
-    """`1,234` (integer), `1,234.50` (number, money), `45.3%` (percent: already ×100), `5.3%` (ratio)."""
+def format_value(value: object, kind: str = "number", with_currency: bool = True) -> str:
+    """`1,234` (integer), `1,234.50` (number), `USD 1,234.50` (money; without the code where a
+    table's header or currency column says it), `45.3%` (percent: already ×100), `5.3%` (ratio)."""
     if _is_missing(value):
         return MISSING
     if isinstance(value, datetime | date | pd.Timestamp):
@@ -39,7 +46,7 @@ def format_value(value: object, kind: str = "number") -> str:
     if kind == "ratio":
         return f"{number * 100:,.1f}%"
     if kind == "money":
-        return f"{number:,.2f}"
+        return f"{CURRENCY} {number:,.2f}" if with_currency else f"{number:,.2f}"
     if number == round(number):
         return f"{round(number):,}"
     return f"{number:,.2f}"
@@ -70,6 +77,17 @@ def pretty(column: str) -> str:
     words = [_WORDS.get(w, w) for w in column.split("_") if w]
     text = " ".join(w for w in words if w)
     return text[:1].upper() + text[1:]
+
+
+def has_currency_column(columns: object) -> bool:
+    return any(c in CURRENCY_COLUMNS for c in columns)
+
+
+def column_header(column: str, kind: str | None, currency_column: bool) -> str:
+    """The readable header; a money column says its currency (`Ending MRR (USD)`) unless the table
+    has a currency column of its own."""
+    header = pretty(column)
+    return f"{header} ({CURRENCY})" if kind == "money" and not currency_column else header
 
 
 def is_numeric(series: pd.Series, kind: str | None) -> bool:

@@ -20,7 +20,7 @@ from weasyprint.urls import URLFetcher
 
 from reports.document import Document, Table
 from reports.fonts import FONT_STACK, font_face_css, font_file_urls
-from reports.formatting import format_value, is_numeric, pretty
+from reports.formatting import column_header, format_value, has_currency_column, is_numeric
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 # Fonts embedded in a PDF carry this time (1970-01-01), not the moment of rendering.
@@ -68,8 +68,11 @@ def table_view(table: Table) -> dict:
     """Headers and formatted cells of a table, ready for the template."""
     frame = table.frame
     numeric = {c: is_numeric(frame[c], table.kinds.get(c)) for c in frame.columns}
-    headers = [{"text": pretty(c), "numeric": numeric[c]} for c in frame.columns]
-    rows = [[{"text": format_value(value, table.kinds.get(column, "number")), "numeric": numeric[column]}
+    currency_column = has_currency_column(frame.columns)
+    headers = [{"text": column_header(c, table.kinds.get(c), currency_column), "numeric": numeric[c]}
+               for c in frame.columns]
+    rows = [[{"text": format_value(value, table.kinds.get(column, "number"), with_currency=False),
+              "numeric": numeric[column]}
              for column, value in zip(frame.columns, record)]
             for record in frame.itertuples(index=False, name=None)]
     return {"title": table.title, "headers": headers, "rows": rows}

@@ -5,6 +5,10 @@ CSV layout (one file a spreadsheet opens cleanly): a report block, then sections
 `[Summary metrics]`, one per breakdown table, then `[Daily log: <title>]`. UTF-8 with a BOM so
 spreadsheets detect the encoding. A text cell that a spreadsheet would run as a formula
 (starting with = + - @) gets a leading apostrophe; `read_sectioned_csv` removes it again.
+
+Amounts carry their currency the way an analyst filters on it: a `currency` column (ISO 4217)
+beside them, in the summary and in every table with amounts (a table of invoices keeps its own).
+Numbers are rounded to their column's precision (money to the cent), as the PDF shows them.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from reports.document import NO_DATA, Document, Table
+from reports.formatting import CURRENCY, PRECISION, has_currency_column
 
 SUMMARY = "Summary metrics"
 DAILY_PREFIX = "Daily log: "
@@ -46,28 +51,51 @@ def without_float_noise(value: float) -> float:
     return round(value, FLOAT_DECIMALS)
 
 
-def _cell(value: object) -> object:
+def rounded(value: float, kind: str | None) -> float:
+    """The value at its kind's precision (money: cents), else just without float noise."""
+    return round(value, PRECISION[kind]) if kind in PRECISION else without_float_noise(value)
+
+
+def _cell(value: object, kind: str | None = None) -> object:
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, bool):
         return "true" if value else "false"
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        value = value.item()
     if isinstance(value, float):
-        value = without_float_noise(value)
+        value = rounded(value, kind)
         if value.is_integer():
             return int(value)  # 98, not 98.0, where a column mixes counts and amounts
     return guard_text(value)
 
 
+def with_currency(table: Table) -> Table:
+    """The table with a `currency` column after its amounts, unless it has none or its own."""
+    if has_currency_column(table.frame.columns) or "money" not in table.kinds.values():
+        return table
+    return Table(table.title, table.frame.assign(currency=CURRENCY), table.kinds, table.in_pdf)
+
+
 def _sections(document: Document) -> list[tuple[str, Table]]:
-    summary = pd.DataFrame([{"metric": m.label, "value": m.value, "note": m.note}
-                            for m in document.summary], columns=["metric", "value", "note"])
+    summary = pd.DataFrame([{"metric": m.label, "value": m.value,
+                             "currency": CURRENCY if m.kind == "money" else "", "note": m.note}
+                            for m in document.summary], columns=["metric", "value", "currency", "note"])
     sections = [(SUMMARY, Table(SUMMARY, summary))]
-    sections += [(t.title, t) for t in document.tables]
+    sections += [(t.title, with_currency(t)) for t in document.tables]
     if document.daily_log is not None:
-        sections.append((DAILY_PREFIX + document.daily_log.title, document.daily_log))
+        sections.append((DAILY_PREFIX + document.daily_log.title, with_currency(document.daily_log)))
     return sections
+
+
+def _row_kinds(title: str, table: Table, document: Document) -> list[list[str | None]]:
+    """Each cell's kind: by column, except the summary's value column, which is by metric."""
+    kinds = [table.kinds.get(c) for c in table.frame.columns]
+    if title != SUMMARY:
+        return [kinds] * len(table.frame)
+    return [[m.kind if c == "value" else None for c in table.frame.columns] for m in document.summary]
 
 
 def _info(document: Document) -> list[list[object]]:
@@ -89,8 +117,9 @@ def render_csv(document: Document) -> bytes:
         writer.writerow([])
         writer.writerow([f"[{title}]"])
         writer.writerow(list(table.frame.columns))
-        for record in table.frame.itertuples(index=False, name=None):
-            writer.writerow([_cell(v) for v in record])
+        for record, kinds in zip(table.frame.itertuples(index=False, name=None),
+                                 _row_kinds(title, table, document), strict=True):
+            writer.writerow([_cell(v, k) for v, k in zip(record, kinds)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -149,23 +178,25 @@ def _sheet_title(title: str, used: set[str]) -> str:
     return name
 
 
-def _xlsx_value(value: object) -> object:
+def _xlsx_value(value: object, kind: str | None = None) -> object:
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         return None
     if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
         value = value.item()
     if isinstance(value, float):
-        value = without_float_noise(value)
+        value = rounded(value, kind)
         if value.is_integer():
             return int(value)
     return value
 
 
-def _write_sheet(ws, table: Table, header_fill: PatternFill) -> None:
+def _write_sheet(ws, table: Table, header_fill: PatternFill, row_kinds: list[list[str | None]] | None = None
+                 ) -> None:
     frame = table.frame
     ws.append(list(frame.columns))
-    for record in frame.itertuples(index=False, name=None):
-        ws.append([_xlsx_value(v) for v in record])
+    row_kinds = row_kinds or [[table.kinds.get(c) for c in frame.columns]] * len(frame)
+    for record, kinds in zip(frame.itertuples(index=False, name=None), row_kinds, strict=True):
+        ws.append([_xlsx_value(v, k) for v, k in zip(record, kinds)])
     for cell in ws[1]:
         cell.font = Font(bold=True, color="FFFFFF")
         cell.fill = header_fill
@@ -213,7 +244,7 @@ def render_xlsx(document: Document) -> bytes:
             ws = sheet if position == 0 else workbook.create_sheet()
             ws.title = _sheet_title("Summary" if title == SUMMARY else
                                     "Daily log" if title.startswith(DAILY_PREFIX) else title, used)
-            _write_sheet(ws, table, fill)
+            _write_sheet(ws, table, fill, _row_kinds(title, table, document))
             if title == SUMMARY:
                 _format_summary_values(ws, document)
     info = workbook.create_sheet(_sheet_title("Report", used))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reports.document import NO_DATA, Document, Table
-from reports.formatting import format_value, is_numeric, pretty
+from reports.formatting import column_header, format_value, has_currency_column, is_numeric
 
 MAX_ROWS = 15
 WIDTH = 72
@@ -12,8 +12,9 @@ WIDTH = 72
 def _table_lines(table: Table) -> list[str]:
     frame = table.frame
     shown = frame.head(MAX_ROWS)
-    header = [pretty(c) for c in frame.columns]
-    cells = [[format_value(v, table.kinds.get(c, "number")) for c, v in zip(frame.columns, record)]
+    currency_column = has_currency_column(frame.columns)
+    header = [column_header(c, table.kinds.get(c), currency_column) for c in frame.columns]
+    cells = [[format_value(v, table.kinds.get(c, "number"), with_currency=False) for c, v in zip(frame.columns, record)]
              for record in shown.itertuples(index=False, name=None)]
     widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(header)]
     lines = [table.title, "-" * len(table.title)]

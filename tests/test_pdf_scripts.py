@@ -40,28 +40,35 @@ NAMES = {
 ACCOUNT_NAME = " · ".join(NAMES.values())
 
 
-def usage_dataset(account_name: str) -> dict[str, pd.DataFrame]:
-    """One account with a few days of February usage, shaped like reports/sql/usage_summary."""
+def usage_dataset(account_name: str, audio_per_day: float = 12.5, projection_days: int | None = None
+                  ) -> dict[str, pd.DataFrame]:
+    """One free-plan account (120 audio minutes a month) with three days of February usage, shaped
+    like reports/sql/usage_summary; with `projection_days`, a projection for March resting on that
+    many days of March."""
     days = [date(2026, 2, 1) + timedelta(days=i) for i in range(3)]
-    usage = {"sessions_created": 4, "audio_minutes_processed": 12.5, "transcriptions_completed": 3,
+    usage = {"sessions_created": 4, "audio_minutes_processed": audio_per_day, "transcriptions_completed": 3,
              "exports_generated": 1, "api_calls": 20, "share_links_created": 1, "storage_used_mb": 40.0}
     daily = pd.DataFrame([{"account_id": 1, "usage_date": d, **usage} for d in days])
     monthly = pd.DataFrame([{"account_id": 1, "usage_month": date(2026, 2, 1), "transcriptions_failed": 0,
                              "share_links_accessed": 0, "concurrent_sessions_peak": 1,
-                             **{k: v * 3 for k, v in usage.items()}}])
+                             **{k: v * 3 for k, v in usage.items()}, "storage_used_mb": 40.0}])
     limits = {"limit_audio_minutes": 120.0, "limit_sessions": 50.0, "limit_exports": 10.0, "limit_storage_mb": 500.0}
-    utilization = pd.DataFrame([{"account_id": 1, **limits, "audio_minutes_utilization_pct": 31.3,
+    utilization = pd.DataFrame([{"account_id": 1, **limits,
+                                 "audio_minutes_utilization_pct": round(100 * 3 * audio_per_day / 120, 1),
                                  "sessions_utilization_pct": 24.0, "exports_utilization_pct": 30.0,
                                  "storage_utilization_pct": 8.0, "max_utilization_pct": 31.3,
                                  "is_near_limit": False}])
     accounts = pd.DataFrame([{"account_id": 1, "account_name": account_name, "plan_id": "free",
                               "plan_name": "Free", "is_trial": False}])
-    projections = pd.DataFrame(columns=["account_id", "as_of_date", "usage_month", "days_observed",
-                                        "days_in_month", "plan_id", "projected_audio_minutes",
-                                        *limits, "projected_sessions", "projected_exports",
-                                        "projected_storage_mb"])
+    columns = ["account_id", "as_of_date", "usage_month", "days_observed", "plan_id", "projected_audio_minutes",
+               *limits, "projected_sessions", "projected_exports", "projected_storage_mb"]
+    rows = [] if projection_days is None else [{
+        "account_id": 1, "as_of_date": date(2026, 3, projection_days), "usage_month": date(2026, 3, 1),
+        "days_observed": projection_days, "plan_id": "free", **limits,
+        "projected_audio_minutes": 31 * audio_per_day, "projected_sessions": 40.0, "projected_exports": 5.0,
+        "projected_storage_mb": 45.0}]
     return {"accounts": accounts, "usage_monthly": monthly, "usage_daily": daily,
-            "utilization": utilization, "projections": projections}
+            "utilization": utilization, "projections": pd.DataFrame(rows, columns=columns)}
 
 
 def _to_unicode(font) -> dict[int, str]:

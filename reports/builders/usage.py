@@ -43,6 +43,29 @@ def peak_day(daily: pd.DataFrame) -> tuple[object, float] | None:
     return top["usage_date"], float(top["audio_minutes_processed"])
 
 
+def over_limit_since(daily: pd.DataFrame, column: str, limit: object) -> object | None:
+    """The first day of the month the usage is over the plan's limit: the running total for a
+    counted metric, the day's reading for storage (a level). None within the limit or without one."""
+    if limit is None or pd.isna(limit) or daily.empty:
+        return None
+    ordered = daily.sort_values("usage_date")
+    values = ordered[column].fillna(0).astype(float)
+    level = values if column == "storage_used_mb" else values.cumsum()
+    over = ordered["usage_date"][level > float(limit)]
+    return over.iloc[0] if len(over) else None
+
+
+def limit_status(utilization_pct: object, since: object | None) -> str:
+    """How a customer reads their use of a limit: in words once it is over 100 %, where a
+    percentage of several thousands says nothing more than "over"."""
+    if utilization_pct is None or pd.isna(utilization_pct):
+        return "no limit"
+    if float(utilization_pct) > 100:
+        return f"over your plan's limit since {format_value(since)}" if since is not None \
+            else "over your plan's limit"
+    return "within your plan's limit"
+
+
 def _row(frame: pd.DataFrame, **match) -> pd.Series | None:
     mask = pd.Series(True, index=frame.index)
     for column, value in match.items():
@@ -83,11 +106,15 @@ def account_document(spec: ReportSpec, period: Period, account: pd.Series, datas
     utilization = _row(dataset["utilization"], account_id=account_id)
     limit_rows = []
     for label, used, limit, pct, _ in LIMITS:
+        plan_limit = None if utilization is None or pd.isna(utilization[limit]) else utilization[limit]
+        share = None if utilization is None or plan_limit is None else utilization[pct]
+        over = share is not None and not pd.isna(share) and float(share) > 100
         limit_rows.append({
             "metric": label,
             "used": current[used] if current is not None else None,
-            "plan_limit": "unlimited" if utilization is None or pd.isna(utilization[limit]) else utilization[limit],
-            "utilization_pct": None if utilization is None else utilization[pct],
+            "plan_limit": "unlimited" if plan_limit is None else plan_limit,
+            "utilization_pct": None if over else share,
+            "status": limit_status(share, over_limit_since(daily, used, plan_limit) if over else None),
         })
     tables = [
         Table("Usage vs plan limits", pd.DataFrame(limit_rows),
@@ -99,16 +126,22 @@ def account_document(spec: ReportSpec, period: Period, account: pd.Series, datas
     projection = _row(dataset["projections"], account_id=account_id)
     if projection is not None:
         no_limit = "no current plan" if pd.isna(projection["plan_id"]) else "unlimited"
-        rows = [{"metric": label, "projected": projection[proj],
-                 "plan_limit": no_limit if pd.isna(projection[limit]) else projection[limit],
-                 "projected_pct_of_limit": None if pd.isna(projection[limit]) or not projection[limit]
-                 else 100 * float(projection[proj]) / float(projection[limit])}
-                for label, _, limit, _, proj in LIMITS]
+        rows = []
+        for label, _, limit, _, proj in LIMITS:
+            share = None if pd.isna(projection[limit]) or not projection[limit] \
+                else 100 * float(projection[proj]) / float(projection[limit])
+            rows.append({"metric": label, "projected": projection[proj],
+                         "plan_limit": no_limit if pd.isna(projection[limit]) else projection[limit],
+                         "projected_pct_of_limit": None if share is None or share > 100 else share,
+                         "outlook": "no limit" if share is None else
+                         "over your plan's limit" if share > 100 else "within your plan's limit"})
         month = period.end.strftime("%B %Y")
         tables.append(Table(f"Projected usage for {month}", pd.DataFrame(rows),
                             {"projected": "number", "plan_limit": "number", "projected_pct_of_limit": "percent"}))
+        days = int(projection["days_observed"])
         notes.append(f"Projection for {month} as of {format_value(projection['as_of_date'])}, "
-                     "from the month-to-date run-rate.")
+                     f"from the month-to-date run-rate: based on {days} day{'s' if days != 1 else ''} of data"
+                     + (", so it can still change a lot." if days < 7 else "."))
 
     log = daily[DAILY_COLUMNS].reset_index(drop=True)
     chart = Chart("Audio minutes per day", bar_chart(

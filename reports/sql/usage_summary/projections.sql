@@ -4,6 +4,7 @@ select
     account_id,
     as_of_date,
     usage_month,
+    days_observed,  -- days of the month the projection rests on
     plan_id,  -- the plan the projection is costed on; NULL = no current plan
     projected_audio_minutes,
     limit_audio_minutes,
