@@ -231,11 +231,11 @@ def test_exports_carry_no_float_noise_internal_columns_or_cut_sheet_names():
     document = sample_document(summary=[Metric("Revenue", 0.1 + 0.2, "money")],
                                tables=[Table("Projected usage for December 2026", frame, {"amount": "money"})])
     csv_text = render_csv(document).decode("utf-8-sig")
-    assert "-35069.332\r\n" in csv_text and "0.3," in csv_text
-    assert list(read_sectioned_csv(csv_text)["Summary metrics"].columns) == ["metric", "value", "note"]
+    assert "-35069.33,USD\r\n" in csv_text and "0.3,USD," in csv_text  # money: to the cent, with its currency
+    assert list(read_sectioned_csv(csv_text)["Summary metrics"].columns) == ["metric", "value", "currency", "note"]
     workbook = openpyxl.load_workbook(io.BytesIO(render_xlsx(document)))
     assert workbook.sheetnames[:2] == ["Summary", "Projected usage December 2026"]
-    assert [c.value for c in workbook["Summary"][1]] == ["metric", "value", "note"]
+    assert [c.value for c in workbook["Summary"][1]] == ["metric", "value", "currency", "note"]
     assert workbook["Summary"]["B2"].number_format == "#,##0.00"
 
 
