@@ -26,8 +26,11 @@ $(STAMP): pyproject.toml
 instance: $(STAMP)
 	$(BIN)/python -m orchestration.dagster_instance
 
+# Starts the UI first (watch the runs at http://127.0.0.1:3000) and keeps it running after the demo,
+# until Ctrl-C; `make demo DEMO_ARGS=` runs the demo alone and exits (README, "The demo").
+DEMO_ARGS ?= --ui
 demo: $(STAMP) instance
-	$(BIN)/usage-analytics demo
+	$(BIN)/usage-analytics demo $(DEMO_ARGS)
 
 # Two workers, one test module each at a time (modules share a simulated warehouse per worker).
 test: $(STAMP)
@@ -50,9 +53,11 @@ lint: $(STAMP)
 
 # The benchmark (issue 6), on its own database BENCH_DATABASE (default uap_bench): SCALE=full writes
 # BENCHMARKS.md and bench/results.json; SCALE=small (the CI smoke test) or medium write to bench/work/.
+# ONLY=demo measures the demo's stages (and at full scale the install) alone, keeping the other figures.
 SCALE ?= full
+ONLY ?=
 bench: $(STAMP)
-	$(BIN)/python -m bench.run --scale $(SCALE)
+	$(BIN)/python -m bench.run --scale $(SCALE) $(if $(ONLY),--only $(ONLY))
 
 # The simulated-clock soak (issue 12, docs/soak.md) on its own databases (SOAK_DATABASE, default uap_soak):
 # DAYS simulated days hour by hour with faults; log and summary.json in .local/soak/.

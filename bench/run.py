@@ -14,6 +14,10 @@ test's), on the same simulated product (bench/scales.py, fixed seed and dates):
    hourly tick again; a cold code-location load and a bare dbt invocation; figures registered in
    bench/hooks.py.
 
+At scale full, and alone with `--only demo` (`make bench ONLY=demo`) at any scale, the demo's figures
+follow (bench/demo_stages.py): `usage-analytics demo` per stage and the virtualenv install (install at
+scale full only: it takes minutes).
+
 Writes results JSON and BENCHMARKS.md: at scale `full` to `bench/results.json` and `BENCHMARKS.md`
 (committed), at other scales to `bench/work/results-<scale>.json` and `bench/work/BENCHMARKS-<scale>.md`
 (ignored by git), or wherever --out-dir says. Scratch files (Dagster instances) go to bench/work/<scale>/.
@@ -32,6 +36,7 @@ from pathlib import Path
 
 from bench import measure
 from bench.database import fresh_database
+from bench.demo_stages import demo_figures
 from bench.hooks import BenchContext, Figure, extra_figures
 from bench.machine import describe
 from bench.report import markdown, summarise
@@ -127,6 +132,11 @@ def run(sc: Scale) -> dict:
     }
     _log("extra figures")
     figures.update(extra_figures(BenchContext(url=url, scale=sc.name, repeat=sc.repeat, workdir=workdir)))
+    demo_details = {}
+    if sc.name == "full":
+        _log("demo stages and install")
+        demo, demo_details = demo_figures(sc.name, workdir, install=True)
+        figures.update(demo)
 
     results = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -137,19 +147,38 @@ def run(sc: Scale) -> dict:
                  "simulate_seconds": simulated["seconds"], "ingest_rows": ingests[0]["rows"]},
         "figures": {k: summarise(f) for k, f in figures.items()},
         "details": {"backfills": backfills, "floors": floors, "floor_check": floor_check,
-                    "ticks_short": ticks_short, "ticks_long": ticks_long},
+                    "ticks_short": ticks_short, "ticks_long": ticks_long, **demo_details},
         "notes": [],
     }
     return results
 
 
-def write(results: dict, scale_name: str, out_dir: Path | None) -> tuple[Path, Path]:
+def run_demo_only(sc: Scale, previous: dict | None) -> dict:
+    """The demo's figures alone, merged into the scale's previous results (the other figures kept)."""
+    workdir = WORK / f"{sc.name}-demo"
+    shutil.rmtree(workdir, ignore_errors=True)
+    _log(f"demo stages at scale {sc.name}" + (" and install" if sc.name == "full" else ""))
+    figures, details = demo_figures(sc.name, workdir, install=sc.name == "full")
+    results = previous or {"scale": asdict(sc), "figures": {}, "details": {}, "notes": []}
+    results["machine"] = describe(os.environ["WAREHOUSE_URL"])  # the demo's database: the machine it ran on
+    results["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["figures"].update({k: summarise(f) for k, f in figures.items()})
+    results["details"].update(details)
+    return results
+
+
+def paths(scale_name: str, out_dir: Path | None) -> tuple[Path, Path]:
+    """Where the scale's results JSON and BENCHMARKS.md go (see the module doc)."""
     if out_dir is None:
         full = scale_name == "full"
         json_path = PROJECT_ROOT / "bench" / "results.json" if full else WORK / f"results-{scale_name}.json"
         md_path = PROJECT_ROOT / "BENCHMARKS.md" if full else WORK / f"BENCHMARKS-{scale_name}.md"
-    else:
-        json_path, md_path = out_dir / f"results-{scale_name}.json", out_dir / f"BENCHMARKS-{scale_name}.md"
+        return json_path, md_path
+    return out_dir / f"results-{scale_name}.json", out_dir / f"BENCHMARKS-{scale_name}.md"
+
+
+def write(results: dict, scale_name: str, out_dir: Path | None) -> tuple[Path, Path]:
+    json_path, md_path = paths(scale_name, out_dir)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     results["results_file"] = str(json_path.relative_to(PROJECT_ROOT)) if json_path.is_relative_to(
         PROJECT_ROOT) else str(json_path)
@@ -163,9 +192,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="small", help="small (CI smoke test), medium or full")
     parser.add_argument("--out-dir", type=Path, default=None,
                         help="where results-<scale>.json and BENCHMARKS-<scale>.md go (default: see module doc)")
+    parser.add_argument("--only", choices=["demo"], default=None,
+                        help="measure only these figures and merge them into the scale's existing results")
     args = parser.parse_args(argv)
     sc = scale(args.scale)
-    results = run(sc)
+    if args.only == "demo":
+        json_path, _ = paths(sc.name, args.out_dir)
+        previous = json.loads(json_path.read_text()) if json_path.exists() else None
+        results = run_demo_only(sc, previous)
+    else:
+        results = run(sc)
     json_path, md_path = write(results, sc.name, args.out_dir)
     _log(f"wrote {json_path} and {md_path}")
     return 0

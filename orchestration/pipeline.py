@@ -8,10 +8,12 @@ Runs are recorded in the Dagster instance (DAGSTER_HOME), so they appear in the 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TextIO
 
 import dagster as dg
 
@@ -97,6 +99,7 @@ def run_layers(
     log_level: str = "WARNING",
     heal_since: datetime | None = None,
     on_layer: Callable[[int, int, LayerRun], None] | None = None,
+    stdout: TextIO | None = None,
 ) -> list[LayerRun]:
     """Materialize every layer for the hours [start, end); stop at the first failed run.
 
@@ -106,6 +109,8 @@ def run_layers(
     `on_layer(done, planned, layer)` is called as each layer finishes (the CLI's progress bar).
     The console shows warnings and errors only: a range run emits one event per partition and
     asset, which at DEBUG level buries the summary. The full log is in the Dagster instance.
+    dagster-dbt writes every dbt event to sys.stdout whatever the log level: `stdout` (e.g. a log
+    file) takes them instead, while `on_layer` still prints to the terminal.
     """
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     ranges = complete_periods(start, end)
@@ -133,9 +138,10 @@ def run_layers(
                 "dagster/asset_partition_range_end": key_range[1],
             }
         began = time.perf_counter()
-        result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, tags=tags, raise_on_error=False, run_config=run_config
-        )
+        with contextlib.redirect_stdout(stdout) if stdout is not None else contextlib.nullcontext():
+            result = defs.resolve_job_def(job_name).execute_in_process(
+                instance=instance, tags=tags, raise_on_error=False, run_config=run_config
+            )
         results.append(
             LayerRun(job_name, key_range and key_range[0], key_range and key_range[1],
                      time.perf_counter() - began, result.success)

@@ -82,7 +82,7 @@ def materialize_report(defs: dg.Definitions, instance: dg.DagsterInstance, spec:
 
 
 def materialize_latest_reports(defs: dg.Definitions, instance: dg.DagsterInstance,
-                               at: datetime | None = None) -> list[ReportRun]:
+                               at: datetime | None = None, log_level: str = "WARNING") -> list[ReportRun]:
     """Every catalogue report for its latest complete period, and for the older period its freshness
     check expects at `at` (default: now) before the latest period's deadline (report_deadlines.py)."""
     from orchestration.defs.reports import report_partitions
@@ -91,6 +91,6 @@ def materialize_latest_reports(defs: dg.Definitions, instance: dg.DagsterInstanc
     runs = []
     for spec in load_catalogue().values():
         known = set(report_partitions(spec).get_partition_keys(current_time=at))
-        runs += [materialize_report(defs, instance, spec, period.key)
+        runs += [materialize_report(defs, instance, spec, period.key, log_level)
                  for period in reports_due(spec.schedule, at) if period.key in known]
     return runs

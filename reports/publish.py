@@ -28,6 +28,7 @@ from reports.render_pdf import render_pdf, render_pdf_with_pages
 from reports.render_tabular import render_csv, render_xlsx
 from reports.render_txt import render_txt
 from reports.runs import RunRecord, record_run, replace_artifacts
+from reports.sampling import report_account_sample, sample_accounts
 
 log = logging.getLogger(__name__)
 RENDERERS = {"pdf": render_pdf, "csv": render_csv, "xlsx": render_xlsx, "txt": render_txt}
@@ -65,13 +66,19 @@ def render_document(report_id: str, formats: tuple[str, ...], period_start: date
     return artifacts, seconds, pages
 
 
-def render_artifacts(spec: ReportSpec, period: Period, dataset: dict[str, pd.DataFrame], workers: int = 1
+def render_artifacts(spec: ReportSpec, period: Period, dataset: dict[str, pd.DataFrame], workers: int = 1,
+                     account_sample: int | None = None
                      ) -> tuple[list[Artifact], dict[str, float], int | None, int, int]:
     """Every document of the period in every format, in document order.
 
     A per-account report renders its documents in `workers` processes (spawned, so no state is
     inherited from a threaded parent); results are identical to rendering them one by one.
+    With `account_sample`, a per-account report renders only that many accounts (reports/sampling.py).
     """
+    dataset, audience = sample_accounts(spec, dataset, account_sample)
+    if account_sample is not None and account_sample < audience:
+        log.warning("%s %s: rendering %d of %d accounts (REPORT_ACCOUNT_SAMPLE=%d)",
+                    spec.id, period.key, account_sample, audience, account_sample)
     documents = build_documents(spec, period, dataset)
     render = partial(render_document, spec.id, spec.formats, period.start)
     results = None
@@ -97,7 +104,8 @@ def publish_report(url: str, spec: ReportSpec, period: Period, dataset: dict[str
     record = RunRecord(spec.id, period, datetime.now(UTC), dagster_run_id,
                        row_counts=row_counts(dataset), data_hash=data_hash(dataset))
     try:
-        artifacts, seconds, pages, documents, empty = render_artifacts(spec, period, dataset, workers)
+        artifacts, seconds, pages, documents, empty = render_artifacts(spec, period, dataset, workers,
+                                                                       report_account_sample())
         record.render_seconds, record.pdf_pages, record.documents = seconds, pages, documents
         record.files = len(artifacts)
         manifest = build_manifest(spec.id, spec.title, period.key, period.start, period.end, spec.formats,

@@ -80,12 +80,20 @@ def test_bulk_shows_progress_and_names_the_failed_account(loaded, db, tmp_path, 
     assert db.execute("SELECT count(*) FROM raw.accounts").fetchone()[0] == 0
 
 
-def test_backfill_shows_a_progress_bar_per_layer(loaded, capsys):
+def test_backfill_shows_a_progress_bar_per_layer(loaded, capsys, monkeypatch, tmp_path):
+    """Layer lines and the bar reach the terminal; dbt's per-model lines go to the log file instead."""
+    from orchestration.settings import get_settings
+
+    monkeypatch.setenv("LOCAL_DIR", str(tmp_path))
     assert main(["backfill", "--from", "2026-03-10T01:00Z", "--to", "2026-03-10T03:00Z"]) == 0
     captured = capsys.readouterr()
     assert "hourly_snapshot_job" in captured.out and "dimensions_job" in captured.out
     assert "] 1/4  layers done (hourly_snapshot_job ok)" in captured.err
     assert "] 4/4  layers done (dimensions_job ok)" in captured.err
+    dbt_log = get_settings().local_dir / "logs" / "dbt.log"
+    assert "Running with dbt=" not in captured.out + captured.err
+    assert f"dbt's output goes to {dbt_log}" in captured.out
+    assert "Running with dbt=" in dbt_log.read_text() and "fct_usage_hourly" in dbt_log.read_text()
 
 
 def test_help_names_report_ids_and_time_format(capsys):

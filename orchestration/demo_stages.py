@@ -1,0 +1,116 @@
+"""The demo's stages and how long each takes: announced at the start, timed as each ends.
+
+A first-time user of `make demo` should know how long to wait and where the time goes. The
+expected durations are the demo's measured stage times on a quiet 2-core machine (BENCHMARKS.md,
+"Demo stages", `make bench ONLY=demo`), scaled to the demo's size. Each run writes its own stage
+times to `LOCAL_DIR/demo-stages.json`, which the benchmark reads.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+# (stage id, what the user sees)
+STAGES: tuple[tuple[str, str], ...] = (
+    ("simulate", "simulate the source product"),
+    ("snapshots", "hourly snapshots + fct_usage_hourly"),
+    ("rollups", "daily and monthly rollups"),
+    ("marts", "dimensions and business marts"),
+    ("models", "models and forecasts (ml_job)"),
+    ("reports", "every report's latest period"),
+)
+STAGE_IDS = tuple(stage for stage, _ in STAGES)
+
+# Seconds per stage on a quiet 2-core machine: (fixed cost of the stage's runs: Dagster, dbt and
+# process start-up; cost that grows with the demo's size, at the default size of 2,000 accounts over
+# 90 days). From BENCHMARKS.md: the backfill's layers at scale full (3,700 accounts) scaled to 2,000,
+# the hourly tick's wall time as a run's fixed cost, and the "Demo stages" section. Reports are
+# the internal reports plus REPORT_ACCOUNT_SAMPLE=100 per-account summaries (0.4 s each, 2 workers).
+REFERENCE_SECONDS: dict[str, tuple[float, float]] = {
+    "simulate": (1.0, 25.0), "snapshots": (4.0, 26.0), "rollups": (8.0, 4.0), "marts": (10.0, 8.0),
+    "models": (10.0, 50.0), "reports": (25.0, 20.0),
+}
+REFERENCE_ACCOUNTS, REFERENCE_DAYS = 2000, 90
+# Stages whose work grows with accounts x days; the others grow with accounts only.
+PER_ACCOUNT_DAY = {"simulate", "snapshots", "rollups"}
+
+
+def expected_seconds(accounts: int, days: int) -> dict[str, float]:
+    """A first run's expected seconds per stage: each stage's fixed cost plus its size-dependent
+    cost scaled linearly to the demo's size.
+
+    Reports are scaled by accounts too, although the sample caps the per-account summaries: an
+    over-estimate for large demos, which is the safe side of a promise.
+    """
+    expected = {}
+    for stage in STAGE_IDS:
+        fixed, variable = REFERENCE_SECONDS[stage]
+        size = accounts / REFERENCE_ACCOUNTS * (days / REFERENCE_DAYS if stage in PER_ACCOUNT_DAY else 1)
+        expected[stage] = fixed + variable * size
+    return expected
+
+
+def format_duration(seconds: float) -> str:
+    """`42 s`, `3 min 05 s`: what a person reads at a glance."""
+    whole = round(seconds)
+    return f"{whole} s" if whole < 60 else f"{whole // 60} min {whole % 60:02d} s"
+
+
+@dataclass
+class StageClock:
+    """Times the demo's stages; prints each one's duration as it ends, and a summary."""
+
+    expected: dict[str, float]
+    stream: TextIO
+    seconds: dict[str, float] = field(default_factory=dict)
+    began: float = field(default_factory=time.perf_counter)
+
+    def announce(self, first_run: bool) -> None:
+        total = sum(self.expected.values())
+        parts = ", ".join(f"{stage} {format_duration(s)}" for stage, s in self.expected.items())
+        if first_run:
+            self.stream.write(f"Expected duration: about {format_duration(total)} on a quiet 2-core machine "
+                              f"({parts}).\n")
+        else:
+            self.stream.write("Expected duration: well under a first run's "
+                              f"{format_duration(total)}: only the hours since the last run are built.\n")
+
+    @contextmanager
+    def stage(self, stage: str) -> Iterator[None]:
+        """Time the block as `stage` (one of STAGE_IDS); a stage entered twice adds up."""
+        if stage not in STAGE_IDS:
+            raise ValueError(f"unknown demo stage {stage!r}; the stages are {', '.join(STAGE_IDS)}")
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(stage, time.perf_counter() - began)
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+    def report(self, stage: str) -> None:
+        """The line printed as `stage` ends: its time next to the expected one."""
+        label = dict(STAGES)[stage]
+        self.stream.write(f"== {stage} ({label}): {format_duration(self.seconds.get(stage, 0.0))} "
+                          f"(expected ~{format_duration(self.expected[stage])}); "
+                          f"{format_duration(self.elapsed())} elapsed\n")
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.began
+
+    def summary_lines(self) -> list[str]:
+        return [f"  {stage:<10} {format_duration(self.seconds[stage]):>10}" for stage in STAGE_IDS
+                if stage in self.seconds] + [f"  {'total':<10} {format_duration(self.elapsed()):>10}"]
+
+    def write(self, path: Path, params: dict) -> None:
+        """The stage times as JSON (the benchmark's input)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"params": params, "stages": {k: round(v, 3) for k, v in self.seconds.items()},
+                                    "total": round(self.elapsed(), 3)}, indent=2) + "\n")
