@@ -80,13 +80,16 @@ def demo_stage_seconds(scale: str, workdir: Path) -> dict:
     load_before = os.getloadavg()
     began = time.perf_counter()
     with log.open("w") as out:
-        subprocess.run([sys.executable, "-m", "orchestration.cli", "demo", "--accounts", str(size["accounts"]),
-                        "--days", str(size["days"])], cwd=PROJECT_ROOT, env=env, stdout=out,
-                       stderr=subprocess.STDOUT, check=True)
+        exit_code = subprocess.run(
+            [sys.executable, "-m", "orchestration.cli", "demo", "--accounts", str(size["accounts"]),
+             "--days", str(size["days"])], cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        ).returncode
     wall = time.perf_counter() - began
-    stages = json.loads((workdir / "local" / "demo-stages.json").read_text())
-    return {**stages, "process_wall": wall, "log": str(log), "load_average_before": load_before,
-            "load_average_after": os.getloadavg()}
+    stages_file = workdir / "local" / "demo-stages.json"
+    if not stages_file.exists():
+        raise RuntimeError(f"the demo exited with {exit_code} before recording its stages: see {log}")
+    return {**json.loads(stages_file.read_text()), "exit_code": exit_code, "process_wall": wall, "log": str(log),
+            "load_average_before": load_before, "load_average_after": os.getloadavg()}
 
 
 def demo_figures(scale: str, workdir: Path, install: bool) -> tuple[dict[str, Figure], dict]:
@@ -94,8 +97,12 @@ def demo_figures(scale: str, workdir: Path, install: bool) -> tuple[dict[str, Fi
     demo = demo_stage_seconds(scale, workdir / "demo")
     figures = {f"demo_{stage}": Figure(f"Demo: {label}", "s", [demo["stages"][stage]])
                for stage, label in STAGES if stage in demo["stages"]}
+    load = ", ".join(f"{x:.1f}" for x in demo["load_average_before"])
+    notes = [f"load average before the run: {load}"]
+    if demo["exit_code"]:
+        notes.append(f"the demo exited with {demo['exit_code']} (a failed run or check: see details.demo.log)")
     figures["demo_total"] = Figure("Demo: total (code load excluded)", "s", [demo["total"]],
-                                   goal=f"≤ {DEMO_GOAL_SECONDS} s at full scale")
+                                   goal=f"≤ {DEMO_GOAL_SECONDS} s at full scale", notes=notes)
     figures["demo_process_wall"] = Figure("Demo: process wall, code load included", "s", [demo["process_wall"]])
     details = {"demo": demo}
     if install:

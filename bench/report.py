@@ -104,7 +104,8 @@ def _table(ids: list[str], figures: dict) -> list[str]:
 def section(title: str, figures: dict) -> list[str]:
     """One section of BENCHMARKS.md: its heading, explanation and table."""
     text, ids = next((text, ids) for t, text, ids in SECTIONS if t == title)
-    return [f"## {title}", "", text, "", *_table(ids, figures), ""]
+    notes = [f"- {figures[i]['title']}: {note}" for i in ids if i in figures for note in figures[i].get("notes") or []]
+    return [f"## {title}", "", text, "", *_table(ids, figures), "", *([*notes, ""] if notes else [])]
 
 
 def demo_only_markdown(results: dict) -> str:

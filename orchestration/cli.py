@@ -8,8 +8,8 @@ erase     erase one account everywhere
 retention purge rows past RETENTION_DAYS          (alias: purge)
 bulk      a named operation over many accounts    (erase, usage_audit)
 
-Times are ISO 8601 (2026-03-01T00:00Z; no zone means UTC) or `now`. Runs are recorded in the
-Dagster instance under DAGSTER_HOME (default .local/dagster, the one `make ui` shows).
+Times are ISO 8601 (2026-03-01T00:00Z; no zone means UTC), `now` or `now-48h` / `now-7d`. Runs are
+recorded in the Dagster instance under DAGSTER_HOME (default .local/dagster, the one `make ui` shows).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import time
 import warnings
@@ -30,7 +31,9 @@ from orchestration.dagster_instance import apply_event_settings
 from orchestration.demo_stages import StageClock, expected_seconds, format_duration
 
 HOUR = timedelta(hours=1)
-TIME_FORMAT_HELP = "ISO 8601 time, e.g. 2026-03-01T00:00Z (no zone: UTC), or 'now'; floored to the hour"
+TIME_FORMAT_HELP = ("ISO 8601 time, e.g. 2026-03-01T00:00Z (no zone: UTC), 'now' or 'now-48h' / 'now-7d'; "
+                    "floored to the hour")
+RELATIVE_TIME = re.compile(r"now-(\d+)([hd])")
 VERBOSE_HELP = ("show Dagster's step log and dbt's per-model lines here "
                 "(default: warnings only; dbt's lines go to .local/logs/dbt.log)")
 DEMO_INTERNAL_RECIPIENT = "internal-reports@example.invalid"
@@ -50,6 +53,9 @@ def _report_ids() -> list[str]:
 def _parse_time(value: str) -> datetime:
     if value == "now":
         return datetime.now(UTC)
+    if relative := RELATIVE_TIME.fullmatch(value):
+        amount, unit = int(relative[1]), relative[2]
+        return datetime.now(UTC) - (timedelta(hours=amount) if unit == "h" else timedelta(days=amount))
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:

@@ -130,3 +130,18 @@ def test_bench_writes_a_demo_only_results_file():
     assert "## Demo stages" in text and "| cores | 2 |" in text
     assert "| Demo: simulate the source product | 12.5 | 12.5 – 12.5 | 1 | s |" in text
     assert "| Demo: total (code load excluded) | 250.0 |" in text
+
+
+def test_times_relative_to_now_for_commands_that_stay_true():
+    """README's `backfill --from now-48h --to now` works whatever the day it is pasted."""
+    import argparse
+    from datetime import UTC, datetime, timedelta
+
+    from orchestration.cli import _parse_time
+
+    before = datetime.now(UTC)
+    assert before - timedelta(hours=48) <= _parse_time("now-48h") <= datetime.now(UTC) - timedelta(hours=48)
+    assert before - timedelta(days=7) <= _parse_time("now-7d") <= datetime.now(UTC) - timedelta(days=7)
+    for bad in ("now-", "now-2w", "now+3h"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not a time: expected ISO 8601"):
+            _parse_time(bad)
