@@ -49,7 +49,9 @@ def month_starts(first: pd.Timestamp, horizon: datetime) -> list[pd.Timestamp]:
 
 
 def expected_mrr_monthly(conn: psycopg.Connection, horizon: datetime) -> pd.DataFrame:
-    """account_id, mrr_month, mrr, previous_mrr, mrr_change, movement (Decimals for money)."""
+    """account_id, mrr_month, mrr, previous_mrr, mrr_change, movement (Decimals for money) and
+    plan_id: the running paid plan (the dearest, should two overlap), or on a churn row the
+    previous month's plan."""
     subs = read(conn, "SELECT * FROM app.subscriptions")
     subs = subs[_known_account(conn, subs)]
     subs = subs[subs.ended_at.isna() | (subs.ended_at >= subs.started_at)].copy()
@@ -61,12 +63,15 @@ def expected_mrr_monthly(conn: psycopg.Connection, horizon: datetime) -> pd.Data
     rows = []
     for account_id, periods in paid.groupby("account_id"):
         history: list[Decimal] = []
+        plan = None
         for month in months:
             end = (month.to_period("M") + 1).start_time.tz_localize("UTC")
             running = periods[(periods.started_at <= end)
                               & (periods.ended_at.isna() | (periods.ended_at > end))]
             mrr = sum(running.price, Decimal("0"))
             previous = history[-1] if history else Decimal("0")
+            if len(running):
+                plan = running.sort_values(["price", "started_at"], ascending=False).plan_id.iloc[0]
             paid_before = any(m > 0 for m in history)
             history.append(mrr)
             if mrr == 0 and previous == 0:
@@ -80,7 +85,7 @@ def expected_mrr_monthly(conn: psycopg.Connection, horizon: datetime) -> pd.Data
                             else "contraction" if mrr < previous else "unchanged")
             rows.append({"account_id": int(account_id), "mrr_month": month.date(), "mrr": mrr,
                          "previous_mrr": previous, "mrr_change": mrr - previous,
-                         "movement": movement})
+                         "movement": movement, "plan_id": plan})
     return pd.DataFrame(rows)
 
 

@@ -45,20 +45,23 @@ def built(warehouse_url: str, dagster_instance) -> None:
 
 
 def test_mrr_per_account_month_equals_independent_computation(built, db):
-    actual = read(db, "SELECT account_id, mrr_month, mrr, previous_mrr, mrr_change, movement "
-                      "FROM marts.fct_mrr_monthly")
+    actual = read(db, "SELECT account_id, mrr_month, mrr, previous_mrr, mrr_change, movement, "
+                      "plan_id FROM marts.fct_mrr_monthly")
     expected = expected_mrr_monthly(db, END)
     keys = ["account_id", "mrr_month"]
     assert len(actual) == len(expected) > 0
     merged = actual.merge(expected, on=keys, how="outer", suffixes=("", "_expected"),
                           indicator=True)
     assert (merged._merge == "both").all(), merged[merged._merge != "both"].head(10)
-    for column in ("mrr", "previous_mrr", "mrr_change", "movement"):
+    for column in ("mrr", "previous_mrr", "mrr_change", "movement", "plan_id"):
         bad = merged[merged[column] != merged[f"{column}_expected"]]
         assert bad.empty, (column, bad[keys + [column, f"{column}_expected"]].head(10))
     # the last complete month before END is February 2026; every movement kind occurs
     assert actual.mrr_month.max() == pd.Timestamp("2026-02-01").date()
     assert set(MOVEMENTS) <= set(actual.movement), actual.movement.value_counts()
+    # churn is reported under the plan churned from, a paid one
+    paid_plans = set(read(db, "SELECT plan_id FROM app.plans WHERE tier > 0").plan_id)
+    assert set(actual[actual.movement == "churn"].plan_id) <= paid_plans
 
 
 def test_mrr_bridge_reconciles_every_month(built, db):

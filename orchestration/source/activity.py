@@ -80,6 +80,7 @@ class Day:
     readings: dict[str, np.ndarray]
     storage: np.ndarray  # (accounts, 24): MB at the end of each hour of the step
     pending_mb: np.ndarray  # per account: MB of recordings that end after the step
+    free_upgrades: np.ndarray  # per account: its free month renewing in the step is an upgrade
     session_account: np.ndarray  # account index per session
     export_account: np.ndarray  # account index per export event
     export_at: np.ndarray
@@ -153,7 +154,7 @@ def simulate_day(rng: np.random.Generator, w: World, t0: int) -> Day:
     a, n = w.acct, w.n
     t1 = t0 + DAY
     act_from, act_to, factor = activity_window(w, t0)
-    free = free_windows(w, t0)
+    free = free_windows(w, t0, rng)
     factor = np.where(act_to > act_from, factor * rng.gamma(3.0, 1 / 3, n), 0.0)
     offset = tz_offsets(t0 + DAY // 2)[a["tz"]]
 
@@ -243,8 +244,8 @@ def simulate_day(rng: np.random.Generator, w: World, t0: int) -> Day:
         "storage_used_mb": np.round(storage[r_acct, r_hour] * 1000).astype(np.int64),
         "recorded_at": measured[r_hour] + rng.integers(1, 91, len(r_acct)),
     }
-    return Day(t0, sessions, events, readings, storage, w.carry.sum(axis=1), acct, exp_acct,
-               exp_at)
+    return Day(t0, sessions, events, readings, storage, w.carry.sum(axis=1), free.upgrades,
+               acct, exp_acct, exp_at)
 
 
 def _storage(rng: np.random.Generator, w: World, t0: int, acct: np.ndarray, ended: np.ndarray,

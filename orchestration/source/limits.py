@@ -7,8 +7,10 @@ export limit the same way. Paid plans are never blocked: they pay overage instea
 
 Within one simulated day the free periods are known in advance: a free row that is open at the
 day's start (its month may renew during the day, which resets the counters), a trial that lapses
-to free, a free account that comes back. A downgrade to free at a monthly check is only taken
-when the rest of the day fits the free plan (subscriptions.py), so no free usage goes unchecked.
+to free, a free account that comes back. Whether a renewing free month ends in an upgrade is
+decided at the day's start, from the month's usage so far, so the rest of that day is limited
+only if the account stays free. A downgrade to free at a monthly check is only taken when the
+rest of the day fits the free plan (subscriptions.py), so no free usage goes unchecked.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from orchestration.source.plans import (
     LIMIT_STORAGE,
     TRIAL_DAYS,
 )
+from orchestration.source.subscriptions import free_upgrade_chance
 from orchestration.source.world import ACTIVE, DAY, NEVER, NONE, TRIALING, World
 
 FREE = 0
@@ -36,13 +39,14 @@ class FreeWindows:
 
     since: np.ndarray  # free from this instant (NEVER: not free today)
     renews_at: np.ndarray  # the free month renews here (counters reset; NEVER: not today)
+    upgrades: np.ndarray  # the renewal today is an upgrade: no limits after it
     audio: np.ndarray  # audio minutes used this month before the day
     sessions: np.ndarray
     exports: np.ndarray
     storage: np.ndarray  # MB stored or being recorded at the day's start
 
 
-def free_windows(w: World, t0: int) -> FreeWindows:
+def free_windows(w: World, t0: int, rng: np.random.Generator) -> FreeWindows:
     """The free periods of the day starting at t0, from the lifecycle state at t0."""
     a, t1 = w.acct, t0 + DAY
     status, plan = a["status"], a["plan"]
@@ -57,9 +61,12 @@ def free_windows(w: World, t0: int) -> FreeWindows:
     def used(name: str) -> np.ndarray:
         return np.where(free_now, a[name], 0.0)
 
-    return FreeWindows(since.astype(np.int64), renews.astype(np.int64), used("use_audio"),
-                       used("use_sessions"), used("use_exports"),
-                       a["storage"] + w.carry.sum(axis=1))
+    storage = a["storage"] + w.carry.sum(axis=1)
+    at_limit = ((used("use_audio") >= LIMIT_AUDIO[FREE]) | (used("use_sessions") >= LIMIT_SESSIONS[FREE])
+                | (used("use_exports") >= LIMIT_EXPORTS[FREE]) | (storage >= LIMIT_STORAGE[FREE]))
+    upgrades = (renews < NEVER) & (rng.random(w.n) < free_upgrade_chance(at_limit))
+    return FreeWindows(since.astype(np.int64), renews.astype(np.int64), upgrades,
+                       used("use_audio"), used("use_sessions"), used("use_exports"), storage)
 
 
 def _running(values: np.ndarray, group: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -87,14 +94,15 @@ class SessionGate:
 def gate_sessions(fw: FreeWindows, acct: np.ndarray, start: np.ndarray, audio: np.ndarray,
                   file_size: np.ndarray) -> SessionGate:
     """Apply the free limits to the day's candidate sessions (all integers in milli-units)."""
-    limited = start >= fw.since[acct]
     renewed = start >= fw.renews_at[acct]
+    limited = (start >= fw.since[acct]) & ~(renewed & fw.upgrades[acct])
     month = acct * 2 + renewed  # counters restart when the free month renews
     by_month = np.lexsort((start, month))
     counted = limited.astype(np.float64)
     sessions_before = np.where(renewed, 0.0, fw.sessions[acct]) + _running(counted, month,
                                                                            by_month)
-    audio_before = (np.where(renewed, 0.0, fw.audio[acct]) * 1000
+    # the month's audio so far is a float sum of minutes: back to whole milli-minutes
+    audio_before = (np.round(np.where(renewed, 0.0, fw.audio[acct]) * 1000)
                     + _running(audio * limited, month, by_month))
     audio_room = LIMIT_AUDIO[FREE] * 1000 - audio_before
     monthly_ok = (sessions_before < LIMIT_SESSIONS[FREE]) & (audio_room > 0)
@@ -116,8 +124,8 @@ def gate_sessions(fw: FreeWindows, acct: np.ndarray, start: np.ndarray, audio: n
 
 def gate_exports(fw: FreeWindows, acct: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, ...]:
     """(allowed, reached) per candidate export: the free plan's monthly export limit."""
-    limited = at >= fw.since[acct]
     renewed = at >= fw.renews_at[acct]
+    limited = (at >= fw.since[acct]) & ~(renewed & fw.upgrades[acct])
     month = acct * 2 + renewed
     before = np.where(renewed, 0.0, fw.exports[acct]) + _running(
         limited.astype(np.float64), month, np.lexsort((at, month)))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from orchestration.source.plans import LIMIT_AUDIO, LIMIT_EXPORTS, LIMIT_SESSIONS, LIMIT_STORAGE
-from orchestration.source.subscriptions import Lifecycle
+from orchestration.source.subscriptions import Lifecycle, UsageFn
 from orchestration.source.world import ACTIVE, DAY, HOUR, NONE, TRIALING, Rows, World
 
 AUDIO_SHARE = 0.9  # recorded audio per session, as a share of its median length (activity.py)
@@ -31,6 +31,22 @@ def _daily_sessions(a: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
     return a["level"][idx] * (5 + 2 * a["weekend"][idx]) / 7 * lifecycle
 
 
+def _expected_usage(a: dict[str, np.ndarray], rng: np.random.Generator) -> UsageFn:
+    """A month's usage as the checks see it: the expected sessions with month-to-month noise,
+    stopped at the limits on the free plan."""
+
+    def usage(who: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, ...]:
+        sessions = _daily_sessions(a, who) * (hi - lo) / DAY * rng.gamma(4.0, 0.25, len(who))
+        audio = sessions * a["dur_median"][who] * AUDIO_SHARE
+        exports = sessions * a["export_prop"][who]
+        free = a["plan"][who] == 0
+        return (np.where(free, np.minimum(audio, LIMIT_AUDIO[0]), audio),
+                np.where(free, np.minimum(sessions, LIMIT_SESSIONS[0]), sessions),
+                np.where(free, np.minimum(exports, LIMIT_EXPORTS[0]), exports))
+
+    return usage
+
+
 def simulate_prehistory(world: World, rows: Rows, signup: np.ndarray, idx: np.ndarray,
                         start: int) -> None:
     """Run the lifecycle of accounts `idx` (signing up at `signup`) day by day up to `start`.
@@ -42,18 +58,7 @@ def simulate_prehistory(world: World, rows: Rows, signup: np.ndarray, idx: np.nd
     day = start - -(-(start - int(signup.min())) // DAY) * DAY if len(signup) else start
     while day < start:
         rng = np.random.default_rng([world.seed, day // HOUR])
-
-        def usage(who: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, ...]:
-            sessions = (_daily_sessions(a, who) * (hi - lo) / DAY
-                        * rng.gamma(4.0, 0.25, len(who)))
-            audio = sessions * a["dur_median"][who] * AUDIO_SHARE
-            exports = sessions * a["export_prop"][who]
-            free = a["plan"][who] == 0
-            return (np.where(free, np.minimum(audio, LIMIT_AUDIO[0]), audio),
-                    np.where(free, np.minimum(sessions, LIMIT_SESSIONS[0]), sessions),
-                    np.where(free, np.minimum(exports, LIMIT_EXPORTS[0]), exports))
-
-        life = Lifecycle(world, rng, rows, usage=usage)
+        life = Lifecycle(world, rng, rows, usage=_expected_usage(a, rng))
         joining = (signup >= day) & (signup < day + DAY)
         life.start(idx[joining], signup[joining])
         life.run(day + DAY)

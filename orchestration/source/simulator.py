@@ -25,7 +25,6 @@ from orchestration.source.activity import simulate_day
 from orchestration.source.copy_writer import encode, take
 from orchestration.source.defects import LATE_HOURS, corrupt, delay
 from orchestration.source.plans import plan_rows
-from orchestration.source.prehistory import simulate_prehistory
 from orchestration.source.population import (
     CHANNELS,
     COUNTRY_CODES,
@@ -33,6 +32,7 @@ from orchestration.source.population import (
     USER_TYPES,
     new_accounts,
 )
+from orchestration.source.prehistory import simulate_prehistory
 from orchestration.source.subscriptions import Lifecycle
 from orchestration.source.world import DAY, FIRST_ACCOUNT_ID, HOUR, NONE, Rows, World
 from orchestration.source.writer import BackgroundWriter, park, write_rows
@@ -192,6 +192,7 @@ def _step(world: World, late_rate: float, bad_rate: float,
 
     day = simulate_day(rng, world, t0)
     life.usage, life.storage, life.peak_storage = day.usage, day.storage_at, day.peak_storage
+    life.free_upgrades = day.free_upgrades
     life.run(t1)
     a = world.acct
     everyone = np.flatnonzero(a["status"] != NONE)

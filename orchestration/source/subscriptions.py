@@ -45,6 +45,11 @@ UsageFn = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, ...]]
 StorageFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
+def free_upgrade_chance(at_limit: np.ndarray) -> np.ndarray:
+    """Chance that a free account upgrades when its month renews; being blocked pushes."""
+    return 0.005 + 0.08 * at_limit
+
+
 class Lifecycle:
     """Applies lifecycle events to a World, collecting the rows they produce in `rows`."""
 
@@ -60,6 +65,9 @@ class Lifecycle:
         # the most MB held from an instant to the end of the step (a downgrade to free needs room)
         self.peak_storage: StorageFn = peak_storage or self.storage
         self.until = world.simulated_through  # end of the step being run (set by run)
+        # per account: whether a free month renewing in this step ends in an upgrade, decided
+        # before the step's activity (limits.py); None draws it at the check
+        self.free_upgrades: np.ndarray | None = None
 
     # -- row versions and invoices -------------------------------------------------------
 
@@ -235,17 +243,22 @@ class Lifecycle:
         renewal = ~annual | (k % 12 == 0)
         free = plan == 0
         over = np.where(free, util >= 1, util > 1)  # free usage stops at the limit
-        p_up = np.where(free, 0.005 + 0.08 * over,
-                        np.where(annual, 0.12 * over, 0.015 + 0.3 * over))
+        overage = np.where(free, 0, overage_cents(plan, audio, sessions, exports, storage))
+        # overage above the plan's own price makes the bigger plan the cheaper one
+        costly = overage > MONTHLY_PRICE[plan] * 100
+        p_up = np.where(free, free_upgrade_chance(over),
+                        np.where(annual, 0.12 * over, 0.015 + 0.3 * over) + 0.5 * costly)
         p_up = np.where(plan == TIER_COUNT - 1, 0.0, p_up)
         fit = fit_plan(audio * 1.3, sessions * 1.3, exports * 1.3, storage * 1.2)
         # a plan bigger than the month needed invites a downgrade at renewal
         p_down = np.where(free | ~renewal, 0.0, 0.025 + 0.1 * (fit < plan) + 0.1 * (util < 0.25))
         u = rng.random(n)
         up, down = u < p_up, (u >= p_up) & (u < p_up + p_down)
-        down &= (plan > 1) | self._fits_free(idx, at)
+        if self.free_upgrades is not None:
+            up = np.where(free, self.free_upgrades[idx], up)
+        into_free = np.flatnonzero(down & (plan == 1))
+        down[into_free] = self._fits_free(idx[into_free], at[into_free])
         target = np.where(up, np.clip(np.maximum(plan + 1, fit), 1, TIER_COUNT - 1), plan - 1)
-        overage = np.where(free, 0, overage_cents(plan, audio, sessions, exports, storage))
 
         change = up | down
         stay = idx[~change]
