@@ -42,13 +42,15 @@ def source(warehouse_url: str) -> str:
     return warehouse_url
 
 
-def _run(instance, tags: dict[str, str] | None = None, partition_key: str | None = None):
+def _run(instance, tags: dict[str, str] | None = None, partition_key: str | None = None,
+         raise_on_error: bool = True):
     from orchestration.defs.resources import SourceResource, WarehouseResource
     from orchestration.defs.snapshots import hourly_row_accounting, hourly_source_snapshot
 
     return dg.materialize(
         [hourly_source_snapshot, hourly_row_accounting], instance=instance, tags=tags,
-        partition_key=partition_key, resources={"warehouse": WarehouseResource(), "source": SourceResource()})
+        partition_key=partition_key, resources={"warehouse": WarehouseResource(), "source": SourceResource()},
+        raise_on_error=raise_on_error)
 
 
 def test_the_check_passes_for_a_range_and_for_a_single_hour(source, dagster_instance):
@@ -86,6 +88,34 @@ def test_a_row_the_extraction_did_not_get_fails_and_is_named(source, db):
     assert not result.passed
     assert [(h.hour.hour, h.missing) for h in result.hours if h.missing] == [(1, 1)]
     assert [(r["event_id"], r["occurred_at"]) for r in result.missing_rows] == [("6", "2026-03-10 01:40:00+00:00")]
+
+
+def test_a_lost_row_fails_the_run_so_the_operator_is_alerted(source, db, dagster_instance, monkeypatch, tmp_path):
+    from orchestration.defs import snapshots
+    from orchestration.defs.alerts import alert_run_failure, failed_checks
+
+    def a_writer_commits_late(*args, **kwargs):
+        # recorded long before the extraction's cutoff, committed after the extraction read the source
+        db.execute("INSERT INTO app.usage_events VALUES "
+                   "(7, 1, '2026-03-10 01:45+00', 'api_call', NULL, 1, '2026-03-10 01:46+00')")
+        return account_rows(*args, **kwargs)
+
+    monkeypatch.setattr(snapshots, "account_rows", a_writer_commits_late)
+    try:
+        result = _run(dagster_instance, partition_key="2026-03-10-01:00", raise_on_error=False)
+    finally:
+        db.execute("DELETE FROM app.usage_events WHERE event_id = 7")
+    assert not result.success  # blocking: the run fails, and the hour's rollups would not run
+    [failed] = failed_checks(dagster_instance, result.run_id)
+    assert (failed.check_name, failed.asset_key.path[-1]) == ("row_accounting", "usage_events")
+    monkeypatch.setenv("OPERATOR_EMAIL", "operator@example.test")
+    monkeypatch.delenv("SMTP_HOST", raising=False)
+    monkeypatch.setenv("ARTIFACTS_DIR", str(tmp_path))  # the alert is an .eml in its outbox
+    run = dagster_instance.get_run_by_id(result.run_id)
+    steps = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert alert_run_failure(dagster_instance, run, steps, None, source) == ["outbox"]
+    [mail] = (tmp_path / "outbox").glob("alert_*.eml")
+    assert "row_accounting" in mail.read_text() and "event_id" in mail.read_text()
 
 
 def test_an_hour_never_extracted_fails(source, db):
