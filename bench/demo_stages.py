@@ -97,6 +97,8 @@ def demo_figures(scale: str, workdir: Path, install: bool) -> tuple[dict[str, Fi
     demo = demo_stage_seconds(scale, workdir / "demo")
     figures = {f"demo_{stage}": Figure(f"Demo: {label}", "s", [demo["stages"][stage]])
                for stage, label in STAGES if stage in demo["stages"]}
+    figures.update({f"demo_cpu_{stage}": Figure(f"Demo CPU: {label}", "s", [demo["cpu_seconds"][stage]])
+                    for stage, label in STAGES if stage in demo.get("cpu_seconds", {})})
     load = ", ".join(f"{x:.1f}" for x in demo["load_average_before"])
     notes = [f"load average before the run: {load}"]
     if demo["exit_code"]:

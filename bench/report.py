@@ -50,9 +50,12 @@ SECTIONS = [
      "(orchestration/demo_stages.py). The total excludes the code load (in the process wall); the UI, which "
      "`make demo` starts first, serves from its own process. Install: the Makefile's bootstrap "
      "(`python -m venv`, pip upgrade, `pip install -e '.[dev]'`) into a temporary folder, first with downloads, "
-     "then from pip's cache. `make bench ONLY=demo` reruns this section alone.",
+     "then from pip's cache. \"Demo CPU\" is the CPU time of the demo's process and its children (dbt, render "
+     "workers) per stage, PostgreSQL's excluded: on a machine shared with other work, what the demo itself "
+     "spent. `make bench ONLY=demo` reruns this section alone.",
      ["demo_simulate", "demo_snapshots", "demo_rollups", "demo_marts", "demo_models", "demo_reports",
-      "demo_total", "demo_process_wall", "install_first", "install_cached"]),
+      "demo_total", "demo_process_wall", "demo_cpu_simulate", "demo_cpu_snapshots", "demo_cpu_rollups",
+      "demo_cpu_marts", "demo_cpu_models", "demo_cpu_reports", "install_first", "install_cached"]),
     ("Memory",
      "Peak RSS of the backfill process (Python: Dagster + extraction) and of its largest child (a dbt "
      "process). Compare across scales: it must not grow with the number of events.",

@@ -51,11 +51,12 @@ def test_stage_clock_prints_each_stage_against_its_expectation_and_records_json(
     clock.add("rollups", 2.0)
     clock.add("rollups", 3.0)  # daily and monthly runs add up to one stage
     clock.report("rollups")
-    assert "== rollups (daily and monthly rollups): 5 s (expected ~10 s);" in out.getvalue()
+    assert "== rollups (daily and monthly rollups): 5 s (expected ~10 s; CPU " in out.getvalue()
     clock.write(tmp_path / "demo-stages.json", {"accounts": 3})
     written = json.loads((tmp_path / "demo-stages.json").read_text())
     assert written["params"] == {"accounts": 3} and written["stages"]["rollups"] == 5.0
-    assert set(written["stages"]) == {"simulate", "rollups"} and written["total"] >= 0
+    assert set(written["stages"]) == set(written["cpu_seconds"]) == {"simulate", "rollups"}
+    assert all(cpu >= 0 for cpu in written["cpu_seconds"].values()) and written["total"] >= 0
     with pytest.raises(ValueError, match="unknown demo stage 'ml'"), clock.stage("ml"):
         pass
 
