@@ -1,6 +1,6 @@
 """The simulated product keeps its plans' promises, checked from the source tables alone.
 
-One clean history (no late or bad rows): 800 accounts over 90 days up to 2026-03-20, simulated
+One clean history (no late or bad rows): 500 accounts over 90 days up to 2026-03-20, simulated
 once for the module. Free accounts stop at their limits and say so with a limit_reached event;
 paid accounts pay (usage - limit) x overage price on their invoices; the pre-history moves the
 way the live window does, so the MRR bridge has expansion and contraction month after month.
@@ -10,23 +10,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import psycopg
 import pytest
 
-from tests.revenue_expectations import expected_mrr_monthly
+from tests.revenue_expectations import monthly_price
 from tests.usage_expectations import read
 
 END = datetime(2026, 3, 20, tzinfo=UTC)
 DAYS = 90
 START = END - timedelta(days=DAYS)
+UNTIL = END - timedelta(days=1)
 
 # Every month of a free row, clipped to the row and to the history (usage before it is not in
-# the source): [lo, hi) with the month's own start, so a month that began before the history
-# is known by its true start.
+# the source) up to a day before its end (sessions still running then are not written yet):
+# [lo, hi) with the month's own start, so a month that began before the history is known by
+# its true start.
 FREE_MONTHS = """
     WITH free_rows AS (
         SELECT s.account_id, s.subscription_id, s.started_at,
-               coalesce(s.ended_at, %(end)s) AS row_end
+               least(s.ended_at, %(until)s) AS row_end
         FROM app.subscriptions s JOIN app.plans p USING (plan_id)
         WHERE p.tier = 0 AND NOT s.is_trial
     )
@@ -125,7 +128,7 @@ def source(warehouse_url: str) -> None:
     from orchestration.source.simulator import simulate_history
 
     with psycopg.connect(warehouse_url) as conn:
-        simulate_history(conn, accounts=800, days=DAYS, seed=21, end=END, late_rate=0.0,
+        simulate_history(conn, accounts=500, days=DAYS, seed=21, end=END, late_rate=0.0,
                          bad_rate=0.0)
         conn.commit()
 
@@ -144,7 +147,7 @@ def free_limits(db: psycopg.Connection) -> tuple:
 
 def test_free_accounts_never_exceed_their_limits(source, utc_db):
     sessions, audio, exports, storage = free_limits(utc_db)
-    months = read(utc_db, FREE_MONTH_USAGE, {"start": START, "end": END})
+    months = read(utc_db, FREE_MONTH_USAGE, {"start": START, "until": UNTIL})
     assert len(months) > 500
     assert (months.sessions <= sessions).all(), months[months.sessions > sessions].head()
     assert (months.audio_minutes <= audio).all(), months[months.audio_minutes > audio].head()
@@ -164,7 +167,7 @@ def test_free_accounts_never_exceed_their_limits(source, utc_db):
 
 def test_limit_reached_events_mark_the_months_that_hit_a_limit(source, utc_db):
     sessions, audio, exports, _ = free_limits(utc_db)
-    months = read(utc_db, FREE_MONTH_USAGE, {"start": START, "end": END})
+    months = read(utc_db, FREE_MONTH_USAGE, {"start": START, "until": UNTIL})
     hit = ((months.sessions == sessions) | (months.audio_minutes == audio)
            | (months.exports == exports))
     assert (months[hit].limit_events >= 1).all(), months[hit & (months.limit_events == 0)].head()
@@ -182,10 +185,10 @@ def test_limit_reached_events_mark_the_months_that_hit_a_limit(source, utc_db):
     outside = utc_db.execute(f"""
         WITH months AS ({FREE_MONTHS})
         SELECT count(*) FROM app.usage_events e
-        WHERE e.event_type = 'limit_reached' AND NOT EXISTS (
+        WHERE e.event_type = 'limit_reached' AND e.occurred_at < %(until)s AND NOT EXISTS (
             SELECT 1 FROM months m WHERE m.account_id = e.account_id
             AND e.occurred_at >= m.lo AND e.occurred_at < m.hi)
-    """, {"start": START, "end": END}).fetchone()[0]
+    """, {"start": START, "until": UNTIL}).fetchone()[0]
     assert outside == 0
 
 
@@ -204,19 +207,62 @@ def test_paid_overage_is_billed_per_unit_past_the_limit(source, utc_db):
                           "WHERE total <> subscription_fee + overage_fee").fetchone()[0] == 0
 
 
-def test_every_month_has_expansion_and_contraction(source, utc_db):
-    mrr = expected_mrr_monthly(utc_db, END)
-    counts = mrr.pivot_table(index="mrr_month", columns="movement", values="account_id",
-                             aggfunc="count", fill_value=0)
-    starting = mrr[mrr.previous_mrr > 0].groupby("mrr_month").size()
+def mrr_by_account_month(subs: pd.DataFrame, plans: pd.DataFrame) -> pd.DataFrame:
+    """MRR per account (rows) and month end (columns), read at each month's end instant, for
+    every complete month from the first paid row to END."""
+    subs = subs.assign(price=monthly_price(subs, plans).astype(float))
+    paid = subs[subs.price > 0]
+    first = paid.started_at.min().tz_convert("UTC").tz_localize(None)
+    ends = pd.date_range(first.to_period("M").end_time.ceil("D"), END.replace(tzinfo=None),
+                         freq="MS", tz="UTC")
+    running = paid.merge(pd.DataFrame({"month_end": ends}), how="cross")
+    running = running[(running.started_at <= running.month_end)
+                      & (running.ended_at.isna() | (running.ended_at > running.month_end))]
+    mrr = running.pivot_table(index="account_id", columns="month_end", values="price",
+                              aggfunc="sum", fill_value=0.0)
+    return mrr.reindex(columns=ends, fill_value=0.0)
+
+
+def movements(mrr: pd.DataFrame) -> pd.DataFrame:
+    """Per month end: paying accounts at the start, and how many expanded or contracted."""
+    previous = mrr.shift(1, axis=1, fill_value=0.0)
+    both = (mrr > 0) & (previous > 0)
+    came_back = (previous.cumsum(axis=1) > 0) & (previous == 0) & (mrr > 0)
+    return pd.DataFrame({"starting": (previous > 0).sum(),
+                         "expansion": (both & (mrr > previous + 0.005)).sum(),
+                         "contraction": (both & (mrr < previous - 0.005)).sum(),
+                         "reactivation": came_back.sum()})
+
+
+def test_the_history_window_has_expansion_and_contraction_every_month(source, utc_db):
+    mrr = mrr_by_account_month(read(utc_db, "SELECT * FROM app.subscriptions"),
+                               read(utc_db, "SELECT * FROM app.plans"))
+    window = movements(mrr).loc[lambda m: m.index > pd.Timestamp(START)]
+    assert len(window) == 3  # the ends of December, January and February
+    assert (window.expansion > 0).all() and (window.contraction > 0).all(), window
+
+
+def test_the_prehistory_moves_like_the_live_window():
+    """The demo's size (2,000 accounts, 90 days): the year before the history, simulated
+    without activity rows, upgrades, downgrades and reactivates like the window does."""
+    from orchestration.source.copy_writer import NULL_INT
+    from orchestration.source.simulator import initial_world
+
+    _, rows = initial_world(21, 2000, DAYS, int(START.timestamp()))
+    tables = rows.tables()
+    # each change re-emits a subscription row: the last version of each is its state
+    subs = pd.DataFrame(tables["app.subscriptions"]).drop_duplicates("subscription_id",
+                                                                     keep="last")
+    for column in ("started_at", "ended_at"):
+        seconds = subs[column].where(subs[column] != NULL_INT)
+        subs[column] = pd.to_datetime(seconds, unit="s", utc=True)
+    plans = pd.DataFrame(tables["app.plans"])
+    for column in ("monthly_price", "annual_price"):
+        plans[column] = plans[column] / 100
+    moves = movements(mrr_by_account_month(subs, plans))
+    before = moves[moves.index <= pd.Timestamp(START)]
     # the product's first months have a handful of payers; from 40 on, every month moves
-    established = starting[starting >= 40].index
-    assert len(established) >= 6
-    assert established.max() == counts.index.max()
-    assert (counts.loc[established, "expansion"] > 0).all(), counts.loc[established]
-    assert (counts.loc[established, "contraction"] > 0).all(), counts.loc[established]
-    before_history = [m for m in counts.index if m < START.date()]
-    assert (counts.loc[before_history, "reactivation"] > 0).any()
-    # churn is always under the plan churned from
-    paid = set(read(utc_db, "SELECT plan_id FROM app.plans WHERE tier > 0").plan_id)
-    assert set(mrr[mrr.movement == "churn"].plan_id) <= paid
+    established = before[before.starting >= 40]
+    assert len(established) >= 6, before
+    assert (established.expansion > 0).all() and (established.contraction > 0).all(), before
+    assert before.reactivation.sum() > 0, before

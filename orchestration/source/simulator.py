@@ -81,7 +81,7 @@ def simulate_history(conn: psycopg.Connection, *, accounts: int, days: int, seed
         conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
         for name in re.findall(r"CREATE INDEX IF NOT EXISTS (\w+)", SCHEMA_SQL.read_text()):
             conn.execute(f"DROP INDEX IF EXISTS app.{name}")
-        world, rows = _initial_world(seed, accounts, days, start)
+        world, rows = initial_world(seed, accounts, days, start)
         counts = _advance(conn, world, end_at, late_rate, bad_rate, rows)
         apply_source_schema(conn)
         conn.execute(
@@ -135,7 +135,7 @@ def _dt(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def _initial_world(seed: int, accounts: int, days: int, start: int) -> tuple[World, Rows]:
+def initial_world(seed: int, accounts: int, days: int, start: int) -> tuple[World, Rows]:
     """The world at the history start: the plan catalogue and the accounts signed up before,
     with their subscription and invoice history (prehistory.py). Usage counters start at the
     history start: the month in progress is metered (and billed) from there on."""
