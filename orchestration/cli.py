@@ -354,9 +354,10 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("demo", help="simulate a product and build every layer")
-    p.add_argument("--accounts", type=int, default=2000)
-    p.add_argument("--days", type=int, default=90)
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--accounts", type=int, default=2000, help="simulated accounts (default: %(default)s)")
+    p.add_argument("--days", type=int, default=90,
+                   help="days of history, back to the 1st of that month (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=7, help="the simulation's random seed (default: %(default)s)")
     p.add_argument("--report-sample", type=_report_sample, metavar="N",
                    default=os.environ.get("REPORT_ACCOUNT_SAMPLE") or DEMO_REPORT_SAMPLE,
                    help="accounts whose per-account summary is rendered and delivered, or 'all' "
