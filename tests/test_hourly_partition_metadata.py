@@ -2,7 +2,7 @@
 
 Three hours in one run: every raw table's rows_loaded per hour equals a count of raw rows in
 that hour, quarantined rows are counted in the hour they were filed under, and the run's totals
-are recorded under their own names.
+are recorded under their own names. A run too long for per-hour figures says so on every hour.
 """
 
 from __future__ import annotations
@@ -21,13 +21,7 @@ KEY_FORMAT = "%Y-%m-%d-%H:%M"
 
 
 @pytest.fixture(scope="module")
-def materializations(warehouse_url: str):
-    """raw table -> hour -> metadata of that hour's materialization, after one 3-hour range run."""
-    import dagster as dg
-
-    from orchestration.definitions import defs
-    from orchestration.snapshots.tables import HOURLY_SNAPSHOT_TABLES
-
+def source(warehouse_url: str) -> str:
     reset_warehouse(warehouse_url)
     with psycopg.connect(warehouse_url) as conn:
         seed_accounts(conn, signup="2026-03-10 00:00+00")  # before the range: loaded, but in hour 00
@@ -37,6 +31,16 @@ def materializations(warehouse_url: str):
         add_session(conn, 5, 1, "2026-03-10 03:30+00", "2026-03-10 03:10+00",  # ends before it starts
                     recorded="2026-03-10 03:45+00")
         conn.commit()
+    return warehouse_url
+
+
+def range_run_metadata():
+    """raw table -> hour -> metadata of that hour's materialization, after one 3-hour range run."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.snapshots.tables import HOURLY_SNAPSHOT_TABLES
+
     with dg.DagsterInstance.ephemeral() as instance:
         result = defs.resolve_job_def("hourly_snapshot_job").execute_in_process(
             instance=instance, tags={"dagster/asset_partition_range_start": HOURS[0].strftime(KEY_FORMAT),
@@ -51,7 +55,12 @@ def materializations(warehouse_url: str):
                     dg.AssetRecordsFilter(asset_key=key, asset_partitions=[hour.strftime(KEY_FORMAT)]), limit=1
                 ).records
                 found[table][hour] = {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
-        yield found
+    return found
+
+
+@pytest.fixture(scope="module")
+def materializations(source):
+    return range_run_metadata()
 
 
 def test_each_hour_records_its_own_rows_loaded_counted_from_raw(materializations, db):
@@ -84,3 +93,14 @@ def test_the_run_totals_are_named_as_the_runs(materializations, db):
         assert metadata["run_rows_loaded"] == db.execute("SELECT count(*) FROM raw.accounts").fetchone()[0] == 2
         assert (metadata["run_window_start"], metadata["run_window_end"]) == (
             HOURS[0].isoformat(), (HOURS[-1] + timedelta(hours=1)).isoformat())
+
+
+def test_a_run_too_long_for_hour_figures_says_its_totals_are_the_runs(source, monkeypatch):
+    from orchestration.defs import snapshots
+
+    monkeypatch.setattr(snapshots, "MAX_HOURS_WITH_OWN_FIGURES", 2)  # as if the 3 hours were a 90-day backfill
+    for table, by_hour in range_run_metadata().items():
+        for metadata in by_hour.values():
+            assert "rows_loaded" not in metadata
+            assert metadata["hour_figures"].startswith("run_* are this run's totals over its 3 hours, not this hour's")
+            assert f"table_name = '{table.name}'" in metadata["hour_figures"]

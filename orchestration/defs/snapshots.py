@@ -31,9 +31,9 @@ RAW_PLANS = dg.AssetKey(["raw", "plans"])
 # per-hour figures cost runs x hours^2: a week's range takes about a second, the demo's 90-day
 # backfill would take minutes. Longer runs record their totals, named as such, on every hour.
 MAX_HOURS_WITH_OWN_FIGURES = 168
-HOUR_FIGURES_NOT_RECORDED = ("run_* are this run's totals over its {hours} hours, not this hour's (per-hour "
-                             "figures are recorded for runs of up to 168 hours); this hour's counts: "
-                             "raw.snapshot_log where table_name = '{table}'")
+HOUR_FIGURES_NOT_RECORDED = ("run_* are this run's totals over its {hours} hours, not this hour's (per-hour figures "
+                             f"are recorded for runs of up to {MAX_HOURS_WITH_OWN_FIGURES} hours); this hour's "
+                             "counts: raw.snapshot_log where table_name = '{table}'")
 ROW_ACCOUNTING = "row_accounting"
 
 
