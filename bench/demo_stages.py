@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.hooks import Figure
@@ -100,7 +101,7 @@ def demo_figures(scale: str, workdir: Path, install: bool) -> tuple[dict[str, Fi
     figures.update({f"demo_cpu_{stage}": Figure(f"Demo CPU: {label}", "s", [demo["cpu_seconds"][stage]])
                     for stage, label in STAGES if stage in demo.get("cpu_seconds", {})})
     load = ", ".join(f"{x:.1f}" for x in demo["load_average_before"])
-    notes = [f"load average before the run: {load}"]
+    notes = [f"measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average (1, 5, 15 min) before the run: {load}"]
     if demo["exit_code"]:
         notes.append(f"the demo exited with {demo['exit_code']} (a failed run or check: see details.demo.log)")
     figures["demo_total"] = Figure("Demo: total (code load excluded)", "s", [demo["total"]],
