@@ -51,7 +51,8 @@ def valid_events(conn: psycopg.Connection) -> pd.DataFrame:
         e.account_id.notna() & e.occurred_at.notna() & (e.occurred_at <= e.recorded_at + FUTURE)
         & e.account_id.isin(known) & e.event_id.notna() & e.quantity.notna()
         & (e.quantity.fillna(0) >= 0)
-        & e.event_type.isin(["api_call", "export", "share_link_created", "share_link_accessed"])
+        & e.event_type.isin(["api_call", "export", "share_link_created", "share_link_accessed",
+                             "limit_reached"])
         & ((e.event_type != "export") | e.export_format.isin(["csv", "pdf", "xlsx", "txt"]))
     )
     e = e[ok].sort_values(["event_id", "recorded_at"]).drop_duplicates("event_id")
@@ -114,6 +115,7 @@ def expected_hourly(conn: psycopg.Connection) -> pd.DataFrame:
     e["metric"] = e.event_type.map({
         "api_call": "api_calls", "share_link_created": "share_links_created",
         "share_link_accessed": "share_links_accessed", "export": "exports_generated",
+        "limit_reached": "limits_reached",  # no metric counts it, but it is activity: a row
     })
     ev = e.pivot_table(index=["account_id", "hour_start"], columns="metric", values="quantity",
                        aggfunc="sum", fill_value=0)
