@@ -17,8 +17,10 @@ NUMERIC_KINDS = {"number", "integer", "money", "percent", "ratio"}
 # several currencies carry their own `currency` column (amounts are never converted).
 CURRENCY = "USD"
 CURRENCY_COLUMNS = ("currency", "currencies")
-# Decimals a figure of each kind is shown and exported with (CSV/XLSX round to the same).
-PRECISION = {"integer": 0, "money": 2, "number": 2, "percent": 1, "ratio": 4}
+# Decimals CSV/XLSX keep for a figure of each kind: the marts' own precision (money in cents,
+# audio minutes to the thousandth, utilization percentages to the hundredth), so an export equals
+# the data it was made from, without float noise; the PDF and TXT show fewer.
+PRECISION = {"integer": 0, "money": 2, "number": 3, "percent": 2, "ratio": 4}
 
 
 def _is_missing(value: object) -> bool:

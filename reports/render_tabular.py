@@ -8,7 +8,7 @@ spreadsheets detect the encoding. A text cell that a spreadsheet would run as a 
 
 Amounts carry their currency the way an analyst filters on it: a `currency` column (ISO 4217)
 beside them, in the summary and in every table with amounts (a table of invoices keeps its own).
-Numbers are rounded to their column's precision (money to the cent), as the PDF shows them.
+Numbers are rounded to their column's precision (money to the cent; reports.formatting.PRECISION).
 """
 
 from __future__ import annotations

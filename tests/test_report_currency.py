@@ -28,7 +28,7 @@ FEB = period_for("monthly", "2026-02-01")
 def revenue_document() -> Document:
     """Amounts whose sums carry float noise and sub-cent digits."""
     by_plan = pd.DataFrame({"plan_id": ["pro", "team"], "mrr": [1234.5 + 0.1 + 0.2, -35069.332 + 1e-11],
-                            "accounts": [3, 4], "utilization_pct": [12.345, 99.99]})
+                            "accounts": [3, 4], "utilization_pct": [12.3456, 99.99]})
     return Document("monthly_revenue", "Monthly revenue report", "February 2026", "2026-02-01", None, None,
                     summary=[Metric("Ending MRR", 98765.4321, "money"), Metric("Paying customers", 7, "integer")],
                     tables=[Table("MRR by plan", by_plan, {"mrr": "money", "accounts": "integer",
@@ -59,7 +59,7 @@ def test_csv_amounts_have_a_currency_column_and_column_precision():
     plans = sections["MRR by plan"]
     assert list(plans.columns) == ["plan_id", "mrr", "accounts", "utilization_pct", "currency"]
     assert plans.mrr.tolist() == ["1234.8", "-35069.33"] and set(plans.currency) == {"USD"}
-    assert plans.utilization_pct.tolist() == ["12.3", "100"]  # percent: one decimal, as shown
+    assert plans.utilization_pct.tolist() == ["12.35", "99.99"]  # percent: two decimals, as the marts keep it
 
 
 def test_a_table_with_its_own_currency_column_keeps_it():
@@ -78,7 +78,8 @@ def test_xlsx_amounts_have_a_currency_column_and_column_precision():
     assert [c.value for c in summary[2]][:3] == ["Ending MRR", 98765.43, "USD"]
     plans = workbook["MRR by plan"]
     assert [c.value for c in plans[1]][-1] == "currency"
-    assert [c.value for c in plans[3]] == ["team", -35069.33, 4, 100, "USD"]  # 99.99 % at one decimal
+    assert [c.value for c in plans[3]] == ["team", -35069.33, 4, 99.99, "USD"]
+    assert plans["B2"].value == 1234.8 and plans["D2"].value == 12.35
 
 
 def usage_document(**dataset_options) -> Document:
