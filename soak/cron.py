@@ -1,8 +1,8 @@
 """Which schedules fire at a simulated minute.
 
 The daemon turns a schedule's cron string into ticks; Dagster keeps its cron iterator private, and
-the platform's schedules only use plain numbers, lists and `*`, so a minute is matched field by
-field here (minute, hour, day of month, month, day of week with Sunday 0).
+the platform's schedules only use plain numbers, ranges (`4-23`), lists and `*`, so a minute is
+matched field by field here (minute, hour, day of month, month, day of week with Sunday 0).
 """
 
 from __future__ import annotations
@@ -13,7 +13,11 @@ from datetime import datetime
 def _field_matches(field: str, value: int) -> bool:
     if field == "*":
         return True
-    return any(int(part) == value for part in field.split(","))
+    for part in field.split(","):
+        low, _, high = part.partition("-")
+        if int(low) <= value <= int(high or low):
+            return True
+    return False
 
 
 def cron_fires(cron: str, at: datetime) -> bool:

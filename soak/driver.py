@@ -55,6 +55,7 @@ class Driver:
                             if any(s.name == name for s in defs.sensors)]
         self.sensor_cursors: dict[str, str | None] = {}
         self.automation_cursor = None
+        self.repository = defs.get_repository_def()  # resolves a schedule's partitioned run requests
         self.minutes = sorted(set(minutes_with_ticks([s.cron_schedule for s in self.schedules]))
                               | set(AUTOMATION_MINUTES))
         self.runs: list[RunRecord] = []
@@ -82,12 +83,18 @@ class Driver:
         log.info("%s: tick done in %.1f s (%d runs so far, %d failed)", hour, time.perf_counter() - began,
                  len(self.runs), sum(not r.success for r in self.runs))
 
+    def _run_key_used(self, schedule: str, run_key: str) -> bool:
+        return bool(self.instance.get_run_ids(filters=dg.RunsFilter(
+            tags={"dagster/schedule_name": schedule, "dagster/run_key": run_key}), limit=1))
+
     def _schedule_tick(self, schedule: dg.ScheduleDefinition, at: datetime) -> None:
         context = dg.build_schedule_context(instance=self.instance, scheduled_execution_time=at,
-                                            resources=self.defs.resources)
+                                            resources=self.defs.resources, repository_def=self.repository)
         data = schedule.evaluate_tick(context)
         for request in data.run_requests or []:
             run = from_run_request(schedule.job_name, request, ("dagster/schedule_name", schedule.name))
+            if request.run_key and self._run_key_used(schedule.name, request.run_key):
+                continue  # the daemon launches a schedule's run key once
             period = run.tags.get("dagster/partition", "")
             if schedule.name.startswith("reports_"):
                 self.scheduled_periods.append((schedule.job_name, period))

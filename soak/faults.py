@@ -8,12 +8,14 @@
   monitoring must mark it failed and the run-failure sensor alert exactly once; later ticks must
   repair what the run left unbuilt.
 - `smtp_4xx`, `smtp_drops`, `smtp_down`: the mail server answers 451, drops connections, or is down
-  for a few seconds while a report schedule delivers. Delivery retries with backoff: nobody may lose
+  for a few seconds while a report schedule delivers (down: from the moment the monthly usage
+  summaries' delivery claims its first recipient). Delivery retries with backoff: nobody may lose
   a message, and the operator is told once per faulted report period that the server faltered.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -24,6 +26,7 @@ from soak.smtp import SoakSmtpServer
 CRLF_NAME = "Soak Labs\r\nBcc: intruder@soak.invalid"
 CRLF_OWNER = "Carla\r\nReply-To: intruder@soak.invalid"
 KILL_AT_STEP = "dbt_hourly_models"
+OUTAGE_REPORT = "usage_summary"  # one message per account: an outage during it meets many sends
 
 
 @dataclass
@@ -90,8 +93,8 @@ class FaultPlan:
                 smtp.drop_connections(2)
                 self._injected("smtp_drops", at, connections=2, period=period)
         elif schedule == "reports_monthly_schedule" and not self.faults["smtp_down"].injected_at:
-            smtp.down_for(self.outage_seconds)
-            self._injected("smtp_down", at, seconds=self.outage_seconds, period=period)
+            smtp.down_while_delivering(os.environ["WAREHOUSE_URL"], OUTAGE_REPORT, period, self.outage_seconds)
+            self._injected("smtp_down", at, seconds=self.outage_seconds, period=period, report=OUTAGE_REPORT)
 
     def alert_markers(self) -> dict[str, str]:
         """Per injected fault, the text its operator alert carries (a run id, an account, a period)."""

@@ -54,6 +54,8 @@ class PlannedRun:
 
 def from_run_request(job: str, request: dg.RunRequest, origin_tag: tuple[str, str]) -> PlannedRun:
     tags = {**request.tags, origin_tag[0]: origin_tag[1]}
+    if request.run_key:
+        tags["dagster/run_key"] = request.run_key
     if request.partition_key:
         tags["dagster/partition"] = request.partition_key
     return PlannedRun(job, tags)

@@ -2,20 +2,42 @@
 
 tests/smtp_server.py's LocalSmtpServer already records every accepted message and can drop
 connections or answer DATA with a 4xx; the soak adds being down for a while (the listener closed,
-so connections are refused, then opened again on the same port with the same record).
+so connections are refused, then opened again on the same port with the same record), from the
+moment a given delivery starts.
 """
 
 from __future__ import annotations
 
 import threading
 
+import psycopg
+
 from tests.smtp_server import LocalSmtpServer
+
+WATCH_SECONDS = 0.05
 
 
 class SoakSmtpServer(LocalSmtpServer):
     def __init__(self) -> None:
         super().__init__()
         self._outage: threading.Timer | None = None
+        self._watcher: threading.Thread | None = None
+        self._closing = threading.Event()
+
+    def down_while_delivering(self, warehouse_url: str, report_id: str, period: str, seconds: float) -> None:
+        """Go down for `seconds` once the delivery of `report_id` for `period` has claimed its first
+        recipient (reports.delivery_ledger): rendering before it takes longer than an outage lasts,
+        so an outage armed when the run starts would be over before anything is sent."""
+        def watch() -> None:
+            with psycopg.connect(warehouse_url, autocommit=True) as conn:
+                while not self._closing.wait(WATCH_SECONDS):
+                    if conn.execute("SELECT 1 FROM reports.delivery_ledger WHERE report_id = %s AND period = %s",
+                                    (report_id, period)).fetchone():
+                        self.down_for(seconds)
+                        return
+
+        self._watcher = threading.Thread(target=watch, name="soak-smtp-outage", daemon=True)
+        self._watcher.start()
 
     def temporary_failures(self, replies: int) -> None:
         """The next `replies` messages get 451 after DATA (the client must retry)."""
@@ -37,6 +59,9 @@ class SoakSmtpServer(LocalSmtpServer):
         self.controller.start()
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()
+        if self._watcher is not None:
+            self._watcher.join()
         if self._outage is not None:
             self._outage.join()
         super().__exit__(*exc)

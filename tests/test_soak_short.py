@@ -56,6 +56,8 @@ def test_cron_ticks_match_the_daemons_minutes():
     assert cron_fires("50 4 1 * *", datetime(2026, 11, 1, 4, 50, tzinfo=UTC))
     assert not cron_fires("50 4 1 * *", datetime(2026, 11, 2, 4, 50, tzinfo=UTC))
     assert cron_fires("5 * * * *", monday.replace(hour=13, minute=5))
+    assert cron_fires("30 4-23 * * *", monday.replace(hour=23, minute=30))
+    assert not cron_fires("30 4-23 * * *", monday.replace(hour=3, minute=30))
     assert minutes_with_ticks(["5 * * * *", "30 4 * * *", "15,45 * * * *"]) == [5, 15, 30, 45]
 
 

@@ -7,14 +7,17 @@ Per report, two assets in group `reports`, partitioned by the report's period:
 - `reports/<id>`: renders every format, replaces `ARTIFACTS_DIR/<id>/<period>/` and the
   period's rows in reports.report_artifacts, and logs the run in reports.report_runs.
 One job per period kind runs every report of that kind (and whatever the catalogue's assets
-feed downstream, e.g. delivery); its schedule requests the latest complete period. Any past
+feed downstream, e.g. delivery); its schedule requests the latest complete period once the rollups
+it reads are built (orchestration/defs/report_schedules.py). Any past
 period is one partition materialization away, from the UI or `usage-analytics report`.
 """
 
 
 import dagster as dg
 
+from orchestration.defs.dbt_models import dbt_daily_models, dbt_hourly_models, dbt_monthly_models
 from orchestration.defs.partitions import daily_partitions, monthly_partitions
+from orchestration.defs.report_schedules import build_report_schedule
 from orchestration.defs.resources import WarehouseResource
 from orchestration.settings import get_settings
 from reports.catalogue import ReportSpec, load_catalogue
@@ -26,10 +29,6 @@ GROUP = "reports"
 weekly_partitions = dg.WeeklyPartitionsDefinition(
     start_date=get_settings().partitions_start, day_offset=1, timezone="UTC")  # ISO weeks: Monday
 _PARTITIONS = {"daily": daily_partitions, "weekly": weekly_partitions, "monthly": monthly_partitions}
-# Schedules: after the nightly models (03:00) so projections are fresh; UTC.
-_SCHEDULE_AT = {"daily": {"hour_of_day": 4, "minute_of_hour": 30},
-                "weekly": {"hour_of_day": 4, "minute_of_hour": 40, "day_of_week": 1},
-                "monthly": {"hour_of_day": 4, "minute_of_hour": 50, "day_of_month": 1}}
 
 
 def report_input_key(report_id: str) -> dg.AssetKey:
@@ -136,12 +135,15 @@ report_jobs = {
     if any(s.schedule == kind for s in catalogue.values())
 }
 
-report_schedules = [
-    dg.build_schedule_from_partitioned_job(
-        job, name=f"reports_{kind}_schedule", default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"Production: every {kind} report for its latest complete period, rendered and delivered "
-                    "(SMTP_HOST; unset: .eml files in ARTIFACTS_DIR/outbox). `make demo` already built each "
-                    "report's latest period.",
-        **_SCHEDULE_AT[kind])
-    for kind, job in report_jobs.items()
-]
+# The time-partitioned assets a report may read (dbt's rollups), whose partitions its schedule waits for.
+_PARTITIONED_UPSTREAM = {key: a.partitions_def for a in (dbt_hourly_models, dbt_daily_models, dbt_monthly_models)
+                         for key in a.keys}
+
+
+def _partitioned_upstream(kind: str) -> dict[dg.AssetKey, dg.TimeWindowPartitionsDefinition]:
+    keys = {key for spec in catalogue.values() if spec.schedule == kind for key in _upstream_keys(spec)}
+    return {key: partitions for key, partitions in _PARTITIONED_UPSTREAM.items() if key in keys}
+
+
+report_schedules = [build_report_schedule(kind, job, _partitioned_upstream(kind), _PARTITIONS[kind])
+                    for kind, job in report_jobs.items()]
