@@ -163,11 +163,13 @@ def test_cjk_text_uses_the_regular_and_the_bold_cjk_face(six_script_pdf):
     assert set("株式会社데이터") <= regular[cjk] and f"{cjk}-Bold" not in regular
 
 
-def test_the_check_catches_a_character_no_font_has():
-    """The glyph check is not vacuous: a private-use character comes out as a missing glyph."""
+def test_the_check_catches_a_character_no_font_has(caplog):
+    """The glyph check is not vacuous: a private-use character comes out as a missing glyph, and
+    rendering says which character no report font has."""
     glyphs = embedded_glyphs(html_to_pdf("<p>Acme \ue000 Ltd</p>")[0])
     assert "\ue000" not in mapped_characters(glyphs)
     assert set("AcmeLtd") <= mapped_characters(glyphs)
+    assert ".notdef glyph rendered" in caplog.text and "U+E000" in caplog.text  # weasyprint's own warning
 
 
 def test_only_the_faces_a_text_needs_are_registered():
