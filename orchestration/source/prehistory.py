@@ -21,6 +21,7 @@ from orchestration.source.subscriptions import Lifecycle, UsageFn
 from orchestration.source.world import ACTIVE, DAY, HOUR, NONE, TRIALING, Rows, World
 
 AUDIO_SHARE = 0.9  # recorded audio per session, as a share of its median length (activity.py)
+STEP_DAYS = 7
 
 
 def _daily_sessions(a: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
@@ -49,25 +50,39 @@ def _expected_usage(a: dict[str, np.ndarray], rng: np.random.Generator) -> Usage
 
 def simulate_prehistory(world: World, rows: Rows, signup: np.ndarray, idx: np.ndarray,
                         start: int) -> None:
-    """Run the lifecycle of accounts `idx` (signing up at `signup`) day by day up to `start`.
+    """Run the lifecycle of accounts `idx` (signing up at `signup`) week by week up to `start`.
 
-    Each day draws from its own generator seeded with (seed, hour of the day's start), as the
-    live steps do; those hours all lie before the history, so the two never share a stream.
+    Events keep their exact instants whatever the step (each step processes its events in time
+    order); a week only sets how often storage grows. Each step draws from its own generator
+    seeded with (seed, hour of the step's start), as the live steps do; those hours all lie
+    before the history, so the two never share a stream.
     """
     a = world.acct
-    day = start - -(-(start - int(signup.min())) // DAY) * DAY if len(signup) else start
-    while day < start:
-        rng = np.random.default_rng([world.seed, day // HOUR])
+    step = STEP_DAYS * DAY
+    t0 = start - -(-(start - int(signup.min())) // step) * step if len(signup) else start
+    while t0 < start:
+        rng = np.random.default_rng([world.seed, t0 // HOUR])
         life = Lifecycle(world, rng, rows, usage=_expected_usage(a, rng))
-        joining = (signup >= day) & (signup < day + DAY)
+        joining = (signup >= t0) & (signup < t0 + step)
         life.start(idx[joining], signup[joining])
-        life.run(day + DAY)
+        life.run(t0 + step)
         alive = idx[(a["status"][idx] == ACTIVE) | (a["status"][idx] == TRIALING)]
-        recorded = _daily_sessions(a, alive) * a["dur_median"][alive] * (
+        recorded = _daily_sessions(a, alive) * STEP_DAYS * a["dur_median"][alive] * (
             AUDIO_SHARE * rng.uniform(0.6, 1.4, len(alive)))
         free = a["plan"][alive] == 0
-        recorded = np.where(free, np.minimum(recorded, LIMIT_AUDIO[0] / 30), recorded)
-        kept = np.where(rng.random(len(alive)) < 0.02, rng.uniform(0.4, 0.9, len(alive)), 1.0)
+        recorded = np.where(free, np.minimum(recorded, LIMIT_AUDIO[0] * STEP_DAYS / 30), recorded)
+        deleting = rng.random(len(alive)) < 1 - 0.98**STEP_DAYS  # 2 % of accounts a day
+        kept = np.where(deleting, rng.uniform(0.4, 0.9, len(alive)), 1.0)
         grown = a["storage"][alive] * kept + recorded
         a["storage"][alive] = np.where(free, np.minimum(grown, LIMIT_STORAGE[0]), grown)
-        day += DAY
+        t0 += step
+
+
+def month_to_date(world: World, idx: np.ndarray, start: int, rng: np.random.Generator) -> None:
+    """Set the usage counters of accounts `idx` to their billing month's usage up to `start`,
+    so the first monthly check inside the history judges (and bills) a whole month."""
+    a = world.acct
+    audio, sessions, exports = _expected_usage(a, rng)(idx, a["period_start"][idx],
+                                                       np.full(len(idx), start))
+    a["use_audio"][idx] = np.round(audio, 3)
+    a["use_sessions"][idx], a["use_exports"][idx] = np.floor(sessions), np.floor(exports)

@@ -32,7 +32,7 @@ from orchestration.source.population import (
     USER_TYPES,
     new_accounts,
 )
-from orchestration.source.prehistory import simulate_prehistory
+from orchestration.source.prehistory import month_to_date, simulate_prehistory
 from orchestration.source.subscriptions import Lifecycle
 from orchestration.source.world import DAY, FIRST_ACCOUNT_ID, HOUR, NONE, Rows, World
 from orchestration.source.writer import BackgroundWriter, park, write_rows
@@ -137,8 +137,8 @@ def _dt(seconds: int) -> datetime:
 
 def initial_world(seed: int, accounts: int, days: int, start: int) -> tuple[World, Rows]:
     """The world at the history start: the plan catalogue and the accounts signed up before,
-    with their subscription and invoice history (prehistory.py). Usage counters start at the
-    history start: the month in progress is metered (and billed) from there on."""
+    with their subscription and invoice history (prehistory.py) and the expected usage of
+    the billing month in progress (it is billed at its end with what the history adds)."""
     rng = np.random.default_rng([seed, 0])
     g = SIGNUP_GROWTH
     low = math.exp(-g * PRE_HISTORY_DAYS)
@@ -152,10 +152,7 @@ def initial_world(seed: int, accounts: int, days: int, start: int) -> tuple[Worl
     signup = np.sort(start - np.maximum(np.ceil(-before), 1).astype(np.int64))
     idx = _add_accounts(rng, world, rows, signup)
     simulate_prehistory(world, rows, signup, idx, start)
-    a = world.acct
-    a["period_start"][idx] = start
-    for name in ("use_audio", "use_sessions", "use_exports"):
-        a[name][idx] = 0.0
+    month_to_date(world, idx, start, rng)
     return world, rows
 
 

@@ -251,7 +251,7 @@ class Lifecycle:
         p_up = np.where(plan == TIER_COUNT - 1, 0.0, p_up)
         fit = fit_plan(audio * 1.3, sessions * 1.3, exports * 1.3, storage * 1.2)
         # a plan bigger than the month needed invites a downgrade at renewal
-        p_down = np.where(free | ~renewal, 0.0, 0.025 + 0.1 * (fit < plan) + 0.1 * (util < 0.25))
+        p_down = np.where(free | ~renewal, 0.0, 0.05 + 0.1 * (fit < plan) + 0.1 * (util < 0.25))
         u = rng.random(n)
         up, down = u < p_up, (u >= p_up) & (u < p_up + p_down)
         if self.free_upgrades is not None:
