@@ -169,10 +169,13 @@ def _trailing_level(x: np.ndarray, level_window: int, own_level: np.ndarray, ski
     n = len(x)
     drift = float(np.median(np.diff(own_level))) if n > 1 else 0.0
     positions = np.arange(n, dtype=float)
-    kept = pd.DataFrame({"x": np.where(skip, np.nan, x), "t": np.where(skip, np.nan, positions)})
-    window = kept.rolling(level_window, min_periods=1)
-    median = window["x"].median().shift(1).to_numpy(copy=True)
-    lag = positions - window["t"].mean().shift(1).to_numpy()
+    median = pd.Series(np.where(skip, np.nan, x)).rolling(level_window, min_periods=1).median().shift(1)
+    median = median.to_numpy(copy=True)
+    if skip.any():
+        used = pd.Series(np.where(skip, np.nan, positions)).rolling(level_window, min_periods=1).mean().shift(1)
+        lag = positions - used.to_numpy()
+    else:
+        lag = np.full(n, (level_window + 1) / 2)
     median[:level_window] = np.nan
     trailing = median + drift * lag
     return np.where(np.isfinite(trailing), trailing, own_level)

