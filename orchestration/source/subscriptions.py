@@ -121,22 +121,26 @@ class Lifecycle:
         period_end = add_months(a["sub_start"][idx], k + np.where(annual, 12, 1))
         self._bill(idx, at, period_end, fee.astype(np.int64), overage)
 
-    def _invoice_overage(self, idx: np.ndarray, at: np.ndarray, overage: np.ndarray) -> None:
+    def _invoice_overage(self, idx: np.ndarray, at: np.ndarray, overage: np.ndarray, *,
+                         row_ends: bool = False) -> None:
         """Bill a finished month's overage on its own (no fee is due at `at`): annual rows
-        between renewals, and a row ending in a downgrade to free."""
+        between renewals, and a row ending in a downgrade to free (`row_ends`: its charge
+        cannot fail, as there is no row left to fall past due)."""
         owed = overage > 0
         idx, at = idx[owed], at[owed]
         self._bill(idx, at, at, np.zeros(len(idx), np.int64), overage[owed],
-                   period_start=self.a["period_start"][idx])
+                   period_start=self.a["period_start"][idx], can_fail=not row_ends)
 
     def _bill(self, idx: np.ndarray, at: np.ndarray, period_end: np.ndarray, fee: np.ndarray,
-              overage: np.ndarray, period_start: np.ndarray | None = None) -> None:
+              overage: np.ndarray, period_start: np.ndarray | None = None,
+              can_fail: bool = True) -> None:
         """Write invoices issued at `at` (cents); a failed one makes its row past_due."""
         a, n = self.a, len(idx)
         if n == 0:
             return
         u = self.rng.random(n)
-        status = np.where(u >= 0.045, "paid", np.where(u < 0.03, "failed", "open"))
+        status = np.where(u >= 0.045, "paid",
+                          np.where((u < 0.03) & can_fail, "failed", "open"))
         self.rows.add("app.invoices", {
             "invoice_id": self.w.take_ids("invoice", n), "account_id": a["account_id"][idx],
             "subscription_id": a["sub_id"][idx],
@@ -271,7 +275,7 @@ class Lifecycle:
         self._reset_usage(stay, at[~change])
 
         to_free = down & (target == 0)
-        self._invoice_overage(idx[to_free], at[to_free], overage[to_free])
+        self._invoice_overage(idx[to_free], at[to_free], overage[to_free], row_ends=True)
         overage = np.where(to_free, 0, overage)
         moved = idx[change]
         if len(moved):
