@@ -62,7 +62,8 @@ def free_windows(w: World, t0: int, rng: np.random.Generator) -> FreeWindows:
         return np.where(free_now, a[name], 0.0)
 
     storage = a["storage"] + w.carry.sum(axis=1)
-    at_limit = ((used("use_audio") >= LIMIT_AUDIO[FREE]) | (used("use_sessions") >= LIMIT_SESSIONS[FREE])
+    at_limit = ((used("use_audio") >= LIMIT_AUDIO[FREE])
+                | (used("use_sessions") >= LIMIT_SESSIONS[FREE])
                 | (used("use_exports") >= LIMIT_EXPORTS[FREE]) | (storage >= LIMIT_STORAGE[FREE]))
     upgrades = (renews < NEVER) & (rng.random(w.n) < free_upgrade_chance(at_limit))
     return FreeWindows(since.astype(np.int64), renews.astype(np.int64), upgrades,
