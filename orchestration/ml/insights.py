@@ -96,12 +96,12 @@ def peer_percentiles(values: pd.Series, groups: pd.Series,
 
 def peak_day(days: pd.DataFrame) -> tuple[date | None, float | None]:
     """(date, audio minutes) of the busiest day in `days` (usage_date, audio_minutes_processed)."""
-    minutes = days["audio_minutes_processed"].astype(float)
+    minutes = days["audio_minutes_processed"].to_numpy(dtype=float)
     if days.empty or not (minutes > 0).any():
         return None, None
-    ordered = days.assign(m=minutes).sort_values(["m", "usage_date"], ascending=[False, True])
-    top = ordered.iloc[0]
-    return pd.Timestamp(top["usage_date"]).date(), float(top["m"])
+    most = np.nanmax(minutes)
+    busiest = [pd.Timestamp(d).date() for d, m in zip(days["usage_date"], minutes, strict=True) if m == most]
+    return min(busiest), float(most)  # the earliest of tied days
 
 
 def anomaly_summary(series: pd.Series, as_of: date, window: int = ANOMALY_WINDOW_DAYS,
@@ -125,6 +125,17 @@ def anomaly_summary(series: pd.Series, as_of: date, window: int = ANOMALY_WINDOW
 def _usage(row: dict) -> dict[str, float | None]:
     return {m: (None if pd.isna(row.get(col)) else float(row.get(col)))
             for m, (col, _, _) in METRICS.items()}
+
+
+def _minutes_by_account(daily: pd.DataFrame) -> dict[int, pd.Series]:
+    """Each account's daily audio minutes by date, split from one sort (a groupby of frames took ~10 s)."""
+    daily = daily.sort_values(["account_id", "usage_date"], kind="stable")
+    dates = pd.DatetimeIndex(pd.to_datetime(daily["usage_date"]))
+    minutes = daily["audio_minutes_processed"].to_numpy()
+    accounts, firsts = np.unique(daily["account_id"].to_numpy(), return_index=True)
+    stops = [*firsts[1:], len(daily)]
+    return {account: pd.Series(minutes[first:stop], index=dates[first:stop], name="audio_minutes_processed")
+            for account, first, stop in zip(accounts, firsts, stops, strict=True)}
 
 
 def build_insights(daily: pd.DataFrame, utilization: pd.DataFrame, plans: pd.DataFrame,
@@ -155,7 +166,7 @@ def build_insights(daily: pd.DataFrame, utilization: pd.DataFrame, plans: pd.Dat
     with_plan = util[util["plan_id"].notna()]
     peers = peer_percentiles(with_plan["audio_minutes_processed"], with_plan["plan_id"])
     month_days = {a: g for a, g in in_month.groupby("account_id")}
-    series = {a: g.set_index("usage_date")["audio_minutes_processed"] for a, g in daily.groupby("account_id")}
+    series = _minutes_by_account(daily)
 
     rows = []
     for proj in projections.sort_values("account_id").to_dict("records"):

@@ -99,23 +99,29 @@ def project_counted(usage: pd.Series, as_of: date, weights: np.ndarray | list[fl
                     limit: float | None = None) -> Projection:
     """Project a counted metric to the month's end. `usage`: daily values indexed by date, the
     account's observed days of the current month (through `as_of`)."""
-    w = np.asarray(weights, dtype=float)
     usage = usage.copy()
     usage.index = [_as_date(d) for d in usage.index]
     usage = usage.sort_index().astype(float).fillna(0.0)
-    if usage.empty:
+    return _project_counted(list(usage.index), usage.to_numpy(), as_of, np.asarray(weights, dtype=float), limit)
+
+
+def _project_counted(days: list[date], values: np.ndarray, as_of: date, w: np.ndarray,
+                     limit: float | None) -> Projection:
+    """`project_counted` on the account's sorted days and their values (no NaN): what `project_limits` calls
+    for every account, without building a Series per account (that made the asset take a minute)."""
+    if not days:
         return Projection(None, None, None)
-    total = float(usage.sum())
-    observed_weight = float(sum(w[d.weekday()] for d in usage.index))
+    total = float(values.sum())
+    observed_weight = float(w[[d.weekday() for d in days]].sum())
     remaining = _days(as_of + timedelta(days=1), month_end(as_of))
     rate = total / observed_weight if observed_weight > 0 else 0.0
     projected = total + rate * float(sum(w[d.weekday()] for d in remaining))
     reach = None
     if limit is not None and not pd.isna(limit):
-        cumulative = usage.cumsum()
-        hit = cumulative[(cumulative >= float(limit) - EPS) & (cumulative > 0)]
-        if not hit.empty:
-            reach = hit.index[0]
+        cumulative = np.cumsum(values)
+        hit = np.flatnonzero((cumulative >= float(limit) - EPS) & (cumulative > 0))
+        if len(hit):
+            reach = days[hit[0]]
         elif rate > 0:
             running = total
             for d in remaining:
@@ -133,15 +139,19 @@ def project_storage(readings: pd.Series, as_of: date, limit: float | None = None
     readings = readings.copy()
     readings.index = [_as_date(d) for d in readings.index]
     readings = readings.astype(float).dropna().sort_index()
-    if readings.empty:
+    return _project_storage(list(readings.index), readings.to_numpy(), as_of, limit, previous)
+
+
+def _project_storage(days: list[date], readings: np.ndarray, as_of: date, limit: float | None,
+                     previous: tuple[date, float] | None) -> Projection:
+    """`project_storage` on the sorted days with a reading and those readings (no NaN)."""
+    if not days:
         if previous is None:
             return Projection(None, None, None)
         level = float(previous[1])
-        reach = None
-        return Projection(level, level, reach)
-    last_day, last = readings.index[-1], float(readings.iloc[-1])
-    ref_day, ref = (previous[0], float(previous[1])) if previous is not None else (
-        readings.index[0], float(readings.iloc[0]))
+        return Projection(level, level, None)
+    last_day, last = days[-1], float(readings[-1])
+    ref_day, ref = (previous[0], float(previous[1])) if previous is not None else (days[0], float(readings[0]))
     span = (last_day - _as_date(ref_day)).days
     slope = (last - ref) / span if span > 0 else 0.0
     end = month_end(as_of)
@@ -149,9 +159,9 @@ def project_storage(readings: pd.Series, as_of: date, limit: float | None = None
     reach = None
     if limit is not None and not pd.isna(limit):
         limit = float(limit)
-        hit = readings[(readings >= limit - EPS) & (readings > 0)]
-        if not hit.empty:
-            reach = hit.index[0]
+        hit = np.flatnonzero((readings >= limit - EPS) & (readings > 0))
+        if len(hit):
+            reach = days[hit[0]]
         elif slope > 0:
             days_needed = math.ceil((limit - last) / slope - EPS)
             candidate = last_day + timedelta(days=max(days_needed, 1))
@@ -182,11 +192,12 @@ def plan_cost(usage: dict[str, float | None], plan: pd.Series | dict,
     return plan_price(plan, billing_period), overage, eligible
 
 
-def recommend_plan(usage: dict[str, float | None], plans: pd.DataFrame,
+def recommend_plan(usage: dict[str, float | None], plans: pd.DataFrame | list[dict],
                    billing_period: str | None = "monthly") -> tuple[str | None, float | None]:
-    """(plan_id, cost) of the cheapest eligible plan for `usage`; see the module docstring."""
+    """(plan_id, cost) of the cheapest eligible plan for `usage`; see the module docstring. `plans`: dim_plans,
+    or its records (a caller asking for every account converts them once)."""
     best: tuple | None = None
-    for plan in plans.to_dict("records"):
+    for plan in plans.to_dict("records") if isinstance(plans, pd.DataFrame) else plans:
         price, overage, eligible = plan_cost(usage, plan, billing_period)
         if not eligible:
             continue
@@ -254,13 +265,24 @@ def project_limits(daily: pd.DataFrame, accounts: pd.DataFrame, plans: pd.DataFr
     plans = plans.copy()
     numeric = [c for c in plans.columns if c.startswith(("limit_", "overage_")) or "price" in c]
     plans[numeric] = plans[numeric].astype(float)
-    by_plan = {p["plan_id"]: p for p in plans.to_dict("records")}
+    plan_records = plans.to_dict("records")
+    by_plan = {p["plan_id"]: p for p in plan_records}
     acct = accounts.set_index("account_id").to_dict("index")
-    month = daily[daily["usage_date"] >= start]
+    month = daily[daily["usage_date"] >= start].sort_values(["account_id", "usage_date"], kind="stable")
     before = daily[(daily["usage_date"] < start) & daily["storage_used_mb"].notna()]
     last_before = before.sort_values("usage_date").groupby("account_id").tail(1).set_index("account_id")
+    previous_reading = dict(zip(last_before.index, zip(last_before["usage_date"],
+                                                       last_before["storage_used_mb"].astype(float), strict=True),
+                                strict=True))
+    weights = {metric: profile[metric].to_numpy(dtype=float) for metric in COUNTED}
+    # One pass over plain arrays: each account's rows are a slice of the sorted month.
+    month_days = list(month["usage_date"])
+    values_of = {metric: month[METRICS[metric][0]].to_numpy(dtype=float) for metric in METRICS}
+    account_ids, firsts = np.unique(month["account_id"].to_numpy(), return_index=True)
+    bounds = list(zip(firsts, [*firsts[1:], len(month)], strict=True))
     rows = []
-    for account_id, days in month.sort_values("usage_date").groupby("account_id", sort=True):
+    for account_id, (first, stop) in zip(account_ids, bounds, strict=True):
+        days = month_days[first:stop]
         info = acct.get(account_id, {})
         plan_id = info.get("plan_id")
         plan_id = None if plan_id is None or pd.isna(plan_id) else plan_id
@@ -273,26 +295,25 @@ def project_limits(daily: pd.DataFrame, accounts: pd.DataFrame, plans: pd.DataFr
                "is_trial": bool(info.get("is_trial")) if plan_id and not pd.isna(info.get("is_trial"))
                else (False if plan_id else None)}
         usage: dict[str, float | None] = {}
-        indexed = days.set_index("usage_date")
         for metric in COUNTED:
-            column, limit_col, _ = METRICS[metric]
+            limit_col = METRICS[metric][1]
             limit = plan[limit_col] if plan is not None else None
-            p = project_counted(indexed[column], as_of, profile[metric].to_numpy(), limit)
+            values = np.nan_to_num(values_of[metric][first:stop], nan=0.0)
+            p = _project_counted(days, values, as_of, weights[metric], limit)
             usage[metric] = p.projected
             row.update({f"mtd_{metric}": p.month_to_date, f"projected_{metric}": p.projected,
                         f"limit_{metric}": None if limit is None or pd.isna(limit) else limit,
                         f"{metric}_reach_date": p.reach_date})
         limit = plan["limit_storage_mb"] if plan is not None else None
-        previous = None
-        if account_id in last_before.index:
-            prev = last_before.loc[account_id]
-            previous = (prev["usage_date"], float(prev["storage_used_mb"]))
-        p = project_storage(indexed["storage_used_mb"], as_of, limit, previous)
+        readings = values_of["storage_mb"][first:stop]
+        read = ~np.isnan(readings)
+        p = _project_storage([d for d, r in zip(days, read, strict=True) if r], readings[read], as_of, limit,
+                             previous_reading.get(account_id))
         usage["storage_mb"] = p.projected
         row.update({"mtd_storage_mb": p.month_to_date, "projected_storage_mb": p.projected,
                     "limit_storage_mb": None if limit is None or pd.isna(limit) else limit,
                     "storage_mb_reach_date": p.reach_date})
-        recommended, recommended_cost = recommend_plan(usage, plans, billing)
+        recommended, recommended_cost = recommend_plan(usage, plan_records, billing)
         current_cost = overage = saving = None
         capped = False
         if plan is not None:
