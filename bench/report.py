@@ -46,7 +46,7 @@ SECTIONS = [
     (DEMO_SECTION,
      "`usage-analytics demo` (what `make demo` runs after the bootstrap) on its own databases, a first run at "
      "the demo's default size at scale full (2,000 accounts, 90 days; per-account summaries for its default "
-     "sample of 100 accounts), one run: each stage's time as the demo itself prints and records it "
+     "sample of 20 accounts), one run: each stage's time as the demo itself prints and records it "
      "(orchestration/demo_stages.py). The total excludes the code load (in the process wall); the UI, which "
      "`make demo` starts first, serves from its own process. Install: the Makefile's bootstrap "
      "(`python -m venv`, pip upgrade, `pip install -e '.[dev]'`) into a temporary folder, first with downloads, "
