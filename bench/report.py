@@ -111,6 +111,21 @@ def section(title: str, figures: dict) -> list[str]:
     return [f"## {title}", "", text, "", *_table(ids, figures), "", *([*notes, ""] if notes else [])]
 
 
+def splice_section(markdown_text: str, title: str, lines: list[str], before: str = "## Memory\n") -> str:
+    """`markdown_text` with section `title` replaced by `lines`, or inserted before the heading
+    `before` (at the end without it): one section measured again, the rest of the file (hand-written
+    sections included) kept as it is."""
+    heading, block = f"## {title}\n", "\n".join(lines) + "\n"
+    if heading in markdown_text:
+        start = markdown_text.index(heading)
+        end = markdown_text.find("\n## ", start + len(heading))
+        return markdown_text[:start] + block + (markdown_text[end + 1:] if end >= 0 else "")
+    at = markdown_text.find(before)
+    if at < 0:
+        return markdown_text.rstrip("\n") + "\n\n" + block
+    return markdown_text[:at] + block + markdown_text[at:]
+
+
 def demo_only_markdown(results: dict) -> str:
     """BENCHMARKS.md for a results file that holds only the demo's figures (`--only demo` before any
     full run of the scale): the machine and the demo section."""

@@ -39,7 +39,7 @@ from bench.database import fresh_database
 from bench.demo_stages import demo_figures
 from bench.hooks import BenchContext, Figure, extra_figures
 from bench.machine import describe
-from bench.report import markdown, summarise
+from bench.report import DEMO_SECTION, markdown, section, splice_section, summarise
 from bench.scales import HISTORY_END, SHORT_TICK_HISTORY_DAYS, Scale, scale
 from orchestration.settings import PROJECT_ROOT, get_settings
 
@@ -178,13 +178,16 @@ def paths(scale_name: str, out_dir: Path | None) -> tuple[Path, Path]:
     return out_dir / f"results-{scale_name}.json", out_dir / f"BENCHMARKS-{scale_name}.md"
 
 
-def write(results: dict, scale_name: str, out_dir: Path | None) -> tuple[Path, Path]:
+def write(results: dict, scale_name: str, out_dir: Path | None, only_demo: bool = False) -> tuple[Path, Path]:
     json_path, md_path = paths(scale_name, out_dir)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     results["results_file"] = str(json_path.relative_to(PROJECT_ROOT)) if json_path.is_relative_to(
         PROJECT_ROOT) else str(json_path)
     json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    md_path.write_text(markdown(results))
+    if only_demo and md_path.exists():  # the other sections (hand-written ones too) stay as they are
+        md_path.write_text(splice_section(md_path.read_text(), DEMO_SECTION, section(DEMO_SECTION, results["figures"])))
+    else:
+        md_path.write_text(markdown(results))
     return json_path, md_path
 
 
@@ -203,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run_demo_only(sc, previous)
     else:
         results = run(sc)
-    json_path, md_path = write(results, sc.name, args.out_dir)
+    json_path, md_path = write(results, sc.name, args.out_dir, only_demo=args.only == "demo")
     _log(f"wrote {json_path} and {md_path}")
     return 0
 

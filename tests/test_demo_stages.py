@@ -146,3 +146,13 @@ def test_times_relative_to_now_for_commands_that_stay_true():
     for bad in ("now-", "now-2w", "now+3h"):
         with pytest.raises(argparse.ArgumentTypeError, match="is not a time: expected ISO 8601"):
             _parse_time(bad)
+
+
+def test_demo_section_is_spliced_into_benchmarks_keeping_hand_written_sections():
+    from bench.report import splice_section
+
+    text = "# Benchmarks\n\n## Models (ml)\n\nhand-written\n\n## Memory\n\nrss\n"
+    added = splice_section(text, "Demo stages", ["## Demo stages", "", "first", ""])
+    assert added == "# Benchmarks\n\n## Models (ml)\n\nhand-written\n\n## Demo stages\n\nfirst\n\n## Memory\n\nrss\n"
+    replaced = splice_section(added, "Demo stages", ["## Demo stages", "", "second", ""])
+    assert replaced == added.replace("first", "second")
