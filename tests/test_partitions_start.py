@@ -69,7 +69,8 @@ def test_a_configured_start_may_precede_the_demo_history_but_not_follow_it(tmp_p
     monkeypatch.setenv("PARTITIONS_START", "2026-01-01")
     assert prepare_history(now, 90, fresh=True) == (datetime(2026, 9, 1, tzinfo=UTC), True)
     monkeypatch.setenv("PARTITIONS_START", "2026-09-02")
-    with pytest.raises(ValueError, match=r"PARTITIONS_START=2026-09-02 is after the demo's history start \(2026-09-01\)"):
+    with pytest.raises(ValueError, match=r"PARTITIONS_START=2026-09-02 is after the demo's history start "
+                                         r"\(2026-09-01\)"):
         prepare_history(now, 90, fresh=True)
 
 
