@@ -161,7 +161,8 @@ def test_plan_utilization(built, db):
     checked = 0
     for row in actual.itertuples():
         want = expected.loc[(row.account_id, row.usage_month)]
-        assert (None if pd.isna(row.plan_id) else row.plan_id) == want.plan_id, (row.account_id, row.usage_month)
+        assert (None if pd.isna(row.plan_id) else row.plan_id) == (None if pd.isna(want.plan_id) else want.plan_id), (
+            row.account_id, row.usage_month)
         for column in ("audio_minutes", "sessions", "exports", "storage"):
             pct = f"{column}_utilization_pct"
             assert _close(getattr(row, pct), want[pct], 0.011), (row.account_id, row.usage_month, column)
