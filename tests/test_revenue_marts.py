@@ -1,7 +1,7 @@
 """The MRR and revenue marts, built by real Dagster runs of real dbt on a simulated product,
 equal an independent pandas computation from the source tables, and the MRR bridge closes.
 
-The simulator writes 60 accounts over 75 days up to 2026-03-20; seed 37 produces every
+The simulator writes 60 accounts over 75 days up to 2026-03-20; seed 44 produces every
 movement kind, reactivation included. The pipeline runs over the last 28 days only (the hourly
 snapshot layer costs most of the module's time): subscriptions are extracted cumulatively, so
 the MRR marts still see the whole subscription history (seeded back to 2025, complete months
@@ -37,7 +37,7 @@ def built(warehouse_url: str, dagster_instance) -> None:
     reset_warehouse(warehouse_url)
     with psycopg.connect(warehouse_url) as conn:
         apply_source_schema(conn)
-        simulate_history(conn, accounts=60, days=DAYS, seed=37, end=END, late_rate=0.02,
+        simulate_history(conn, accounts=60, days=DAYS, seed=44, end=END, late_rate=0.02,
                          bad_rate=0.01)
         conn.commit()
     runs = run_layers(defs, dagster_instance, RUN_START, END)
