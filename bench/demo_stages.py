@@ -68,7 +68,10 @@ def _demo_environment(workdir: Path) -> dict[str, str]:
     home = workdir / "dagster"
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(instance_yaml(dagster_url))
-    return {**os.environ, "WAREHOUSE_URL": url, "DAGSTER_HOME": str(home), "LOCAL_DIR": str(workdir / "local"),
+    # the demo records where its history starts (LOCAL_DIR); a PARTITIONS_START the bench pinned for
+    # its own history would give the demo months of empty partitions
+    inherited = {k: v for k, v in os.environ.items() if k != "PARTITIONS_START"}
+    return {**inherited, "WAREHOUSE_URL": url, "DAGSTER_HOME": str(home), "LOCAL_DIR": str(workdir / "local"),
             "ARTIFACTS_DIR": str(workdir / "local" / "artifacts")}
 
 
