@@ -136,7 +136,7 @@ def test_erasure_removes_the_account_everywhere_and_survives_a_re_snapshot(
     assert result.success
     metadata = [m.metadata for m in result.asset_materializations_for_node("hourly_source_snapshot")
                 if m.asset_key.path == ["raw", "sessions"]]
-    assert sum(m["quarantined_by_reason"].data.get("erased", 0) for m in metadata) > 0
+    assert sum(m["run_quarantined_by_reason"].data.get("erased", 0) for m in metadata) > 0
     assert built.resolve_job_def("dimensions_job").execute_in_process(instance=dagster_instance).success
     for s, t in account_tables(db):
         assert scalar(db, f'SELECT count(*) FROM "{s}"."{t}" WHERE account_id = %s', account) == 0, (s, t)

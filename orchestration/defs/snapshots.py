@@ -72,6 +72,9 @@ def hourly_source_snapshot(
                 "run_window_end": window.end.isoformat(),
                 "run_rows_loaded": result.rows_loaded,
                 "run_rows_quarantined": result.rows_quarantined,
+                # with "erased": rows of erased accounts the extraction skipped (stored nowhere, so
+                # no hour's own figures can count them)
+                "run_quarantined_by_reason": dg.MetadataValue.json(result.quarantined_by_reason),
                 **({} if own_figures else {"hour_figures": HOUR_FIGURES_NOT_RECORDED.format(
                     hours=len(context.partition_keys), table=result.table)}),
                 "dagster/last_updated_timestamp": dg.MetadataValue.timestamp(data_end),
