@@ -227,8 +227,11 @@ def forecast_matrix(y: np.ndarray, h: int, m: int, folds: int = 5) -> BatchForec
         if rows.any():
             full_mean, full_sd = fits[name](n, h)
             mean[rows] = full_mean[rows]
-            sd80[rows] = full_sd[rows] * scale80[rows, k][:, None]
-            sd95[rows] = full_sd[rows] * scale95[rows, k][:, None]
+            # an infinite multiplier (a backtest that missed with sd 0) or an exploding sd gives a non-finite
+            # interval: expected, such series are forecast one by one (account_forecasts.py, `kept`)
+            with np.errstate(over="ignore", invalid="ignore"):
+                sd80[rows] = full_sd[rows] * scale80[rows, k][:, None]
+                sd95[rows] = full_sd[rows] * scale95[rows, k][:, None]
     return BatchForecast(models=BATCH_MODELS, mase=mase_mean, smape=smape_mean, coverage_80=cov80,
                          coverage_95=cov95, folds=k_folds, horizon=hb, chosen=chosen, constant=constant, mean=mean,
                          sd_80=sd80, sd_95=sd95)
