@@ -51,17 +51,23 @@ def test_a_consistent_dataset_and_an_empty_period_pass():
     assert validate_report_input("monthly_revenue", empty, MARCH).success
 
 
-def test_a_bridge_that_does_not_close_names_the_expectation_and_the_month():
+def test_movements_that_do_not_add_up_to_the_bridge_name_the_expectation_and_the_movement():
     dataset = revenue_dataset()
-    dataset["mrr_bridge"].loc[1, "ending_mrr"] = 160.0
+    dataset["mrr_bridge"].loc[1, "new_mrr"] = 30.0  # the accounts' new movements add up to 20
     result = validate_report_input("monthly_revenue", dataset, MARCH)
     assert not result.success
-    failure = next(f for f in result.failures if f.column == "bridge_residual")
+    failure = next(f for f in result.failures if f.column == "movements_minus_bridge")
     assert failure.expectation == "expect_column_values_to_be_between"
-    assert failure.failing_rows == [{"mrr_month": "2026-03-01", "bridge_residual": -10.0}]
-    assert "starting MRR + new + expansion + contraction + churn + reactivation = ending MRR" in result.describe()
-    # April does not start where March ended
-    assert "mrr_bridge.bridge_residual" in result.describe()
+    assert failure.failing_rows == [{"movement": "new", "movements_minus_bridge": -10.0}]
+    assert "account movements add up to the bridge's movement column" in result.describe()
+
+
+def test_the_bridge_closing_is_the_marts_invariant_not_the_reports():
+    # The report reads fct_mrr_summary_monthly as it is; the dbt test assert_mrr_bridge_reconciles
+    # guards its closing (tests/test_revenue_marts.py), so the report suite does not check it again.
+    dataset = revenue_dataset()
+    dataset["mrr_bridge"].loc[1, "ending_mrr"] = 160.0
+    assert validate_report_input("monthly_revenue", dataset, MARCH).success
 
 
 def test_nulls_negatives_out_of_period_rows_and_missing_tables_are_named():
@@ -150,17 +156,16 @@ def test_delivery_runs_after_the_gate_and_a_rerun_sends_nothing(built, dagster_i
 
 def test_a_broken_row_blocks_rendering_and_delivery_and_alerts_once(built, dagster_instance, smtp, db):
     month = PERIODS["monthly"]
-    db.execute("UPDATE marts.fct_mrr_summary_monthly SET ending_mrr = ending_mrr + 10 WHERE mrr_month = %s", (month,))
+    db.execute("UPDATE marts.fct_mrr_summary_monthly SET new_mrr = new_mrr + 10 WHERE mrr_month = %s", (month,))
     try:
         result = run_report(dagster_instance, "monthly_revenue")
     finally:
-        db.execute("UPDATE marts.fct_mrr_summary_monthly SET ending_mrr = ending_mrr - 10 WHERE mrr_month = %s",
-                   (month,))
+        db.execute("UPDATE marts.fct_mrr_summary_monthly SET new_mrr = new_mrr - 10 WHERE mrr_month = %s", (month,))
     assert not result.success
     evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "input_expectations")
     assert not evaluation.passed
-    assert "bridge_residual" in evaluation.description and f"mrr_month={month}" in evaluation.description
-    assert "starting MRR + new + expansion" in evaluation.description
+    assert "movements_minus_bridge" in evaluation.description and "movement=new" in evaluation.description
+    assert "account movements add up to the bridge" in evaluation.description
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert materialized == {report_input_key("monthly_revenue")}
     assert smtp.messages == []
@@ -177,7 +182,7 @@ def test_a_broken_row_blocks_rendering_and_delivery_and_alerts_once(built, dagst
     assert [rcpts for rcpts, _ in smtp.messages] == [["operator@example.test"]]
     alert = smtp.messages[0][1]
     assert "input_expectations failed on reports/monthly_revenue_input (2026-02-01)" in alert["Subject"]
-    assert "bridge_residual" in alert.get_body(("plain",)).get_content()
+    assert "movements_minus_bridge" in alert.get_body(("plain",)).get_content()
 
     # the files rendered before the data broke are still there, but delivering them alone is refused
     from orchestration.definitions import defs
