@@ -1,4 +1,4 @@
-"""Charts as inline SVG (matplotlib), small and with their text kept as text.
+"""Charts as SVG (matplotlib), small and with their text kept as text.
 
 `svg.fonttype = none` keeps labels as <text> elements, so the PDF's chart text is searchable and
 no font is embedded as paths. The Agg/SVG backends need no display and no network.
@@ -50,7 +50,7 @@ def _svg(fig) -> str:
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     text = buffer.getvalue()
-    text = text[text.index("<svg"):]  # drop the XML prolog and doctype: the SVG is inlined in HTML
+    text = text[text.index("<svg"):]  # the svg element alone: its prolog and doctype add nothing
     return text.replace(_LAYOUT_FONT, _REPORT_FONT)
 
 
