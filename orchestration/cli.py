@@ -28,6 +28,7 @@ from typing import TextIO
 
 from orchestration import cli_operations
 from orchestration.dagster_instance import apply_event_settings
+from orchestration.dbt_project import prepare_manifest_if_stale
 from orchestration.demo_stages import StageClock, expected_seconds, format_duration
 
 HOUR = timedelta(hours=1)
@@ -351,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     # rely on deliberately; the notice says nothing an operator can act on.
     warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
     apply_event_settings()
+    prepare_manifest_if_stale()  # the commands load the definitions, which read dbt's manifest
     parser = argparse.ArgumentParser(prog="usage-analytics", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)

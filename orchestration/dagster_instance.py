@@ -11,6 +11,13 @@ own write (about 6 ms): 17,000 events cost longer than the extraction itself. So
   range run instead of one per partition (Dagster's opt-in; the price: when a range run fails, its
   partitions show as missing rather than failed in the UI, and the run itself shows the failure).
 
+Dagster reads both from the environment of the process writing the events (a run's worker; for the
+planned events, whichever process creates the run: the CLI, the daemon, the webserver) and has no
+instance setting for them. So every entry point sets them before it starts anything: `make` exports
+them for all it runs, and `usage-analytics` (orchestration/cli.py), the benchmark and the test
+session call `apply_event_settings()`; the processes they start (code server, daemon, run workers)
+inherit them. Loading the definitions sets nothing.
+
 It also turns on run monitoring and limits every concurrency pool to one step at a time (see
 RUN_MONITORING and CONCURRENCY below, and docs/operations.md).
 
@@ -57,7 +64,8 @@ CONCURRENCY = "concurrency:\n  pools:\n    default_limit: 1\n"
 
 
 def apply_event_settings() -> None:
-    """Batch event writes in this process unless the environment already says otherwise."""
+    """Batch event writes in this process, and the processes it starts, unless the environment
+    already says otherwise. For entry points only (see the module docstring)."""
     for name, value in EVENT_SETTINGS.items():
         os.environ.setdefault(name, value)
 

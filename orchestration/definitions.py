@@ -1,18 +1,25 @@
-"""The Dagster code location: `orchestration.definitions:defs` loads everything."""
+"""The Dagster code location: `orchestration.definitions:defs` loads everything.
+
+Loading it only builds definitions: the same ones in every environment, with no change to the
+process (environment variables, PATH) and no file written. What a process needs first is set up by
+its entry point: the dbt manifest (orchestration/dbt_project.py) and the event-writing settings
+(orchestration/dagster_instance.py).
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.dagster_instance import apply_event_settings
+from orchestration.dagster_internals import InstalledDbtCliResource
+from orchestration.dbt_project import dbt_project, installed_dbt
 from orchestration.defs.alerts import operator_alert_on_run_failure
 from orchestration.defs.dbt_models import (
     dbt_daily_models,
     dbt_foundation_models,
     dbt_hourly_models,
     dbt_monthly_models,
-    dbt_project,
 )
+from orchestration.defs.demo_source import demo_source_activity_job, demo_source_activity_schedule
 from orchestration.defs.freshness import (
     freshness_checks,
     freshness_checks_job,
@@ -36,7 +43,7 @@ from orchestration.defs.report_checks import report_input_checks
 from orchestration.defs.report_delivery import report_delivery_assets
 from orchestration.defs.reports import catalogue as report_catalogue
 from orchestration.defs.reports import report_assets, report_jobs, report_schedules
-from orchestration.defs.resources import InstalledDbtCliResource, SourceResource, WarehouseResource
+from orchestration.defs.resources import SourceResource, WarehouseResource
 from orchestration.defs.run_monitoring import dead_run_sensor
 from orchestration.defs.schedules import hourly_snapshot_schedule
 from orchestration.defs.snapshots import hourly_row_accounting, hourly_source_snapshot, raw_plans
@@ -45,12 +52,6 @@ from orchestration.defs.warehouse_checks import (
     warehouse_expectations_job,
     warehouse_expectations_schedule,
 )
-from orchestration.settings import get_settings
-
-# Run workers import this module: they write a range run's per-partition materializations, in
-# batches when these are set (orchestration/dagster_instance.py). Without them, PostgreSQL
-# instance storage opens a connection per event (~18 ms each, 17,000 events in a 90-day backfill).
-apply_event_settings()
 
 jobs = [
     hourly_snapshot_job,
@@ -62,16 +63,15 @@ jobs = [
     warehouse_expectations_job,
     *operation_jobs,
     freshness_checks_job,
+    demo_source_activity_job,
 ]
-schedules = [hourly_snapshot_schedule, *report_schedules, warehouse_expectations_schedule, retention_schedule]
-if get_settings().demo_source:
-    from orchestration.defs.demo_source import (
-        demo_source_activity_job,
-        demo_source_activity_schedule,
-    )
-
-    jobs.append(demo_source_activity_job)
-    schedules.append(demo_source_activity_schedule)
+schedules = [
+    hourly_snapshot_schedule,
+    *report_schedules,
+    warehouse_expectations_schedule,
+    retention_schedule,
+    demo_source_activity_schedule,
+]
 
 defs = dg.Definitions(
     assets=[
@@ -109,7 +109,7 @@ defs = dg.Definitions(
         stale_data_alert_sensor,
     ],
     resources={
-        "dbt": InstalledDbtCliResource(project_dir=dbt_project),
+        "dbt": InstalledDbtCliResource(project_dir=dbt_project, dbt_executable=installed_dbt()),
         "warehouse": WarehouseResource(),
         "source": SourceResource(),
     },

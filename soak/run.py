@@ -43,7 +43,7 @@ def default_end(now: datetime | None = None) -> datetime:
 
 
 def _configure(out_dir: Path, smtp_env: dict[str, str], dagster_storage: str) -> None:
-    from orchestration.dagster_instance import instance_yaml, storage_url
+    from orchestration.dagster_instance import apply_event_settings, instance_yaml, storage_url
     from orchestration.settings import FALLBACK_PARTITIONS_START
 
     home = out_dir / "dagster"
@@ -63,6 +63,7 @@ def _configure(out_dir: Path, smtp_env: dict[str, str], dagster_storage: str) ->
         # partitions from before any soak history, never a start a local demo recorded (docs/operations.md)
         "PARTITIONS_START": FALLBACK_PARTITIONS_START,
     })
+    apply_event_settings()  # batched event writes, as `make` exports them (orchestration/dagster_instance.py)
 
 
 def wakes(start: datetime, end: datetime, every_hours: int) -> list[datetime]:

@@ -27,6 +27,19 @@ TEST_DATABASE = os.environ.get("TEST_DATABASE", "uap_test") + (
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Set up the session as the platform's entry points do (loading the definitions does neither):
+    Dagster's event batching (orchestration/dagster_instance.py) and a current dbt manifest, parsed
+    when a dbt file changed (orchestration/dbt_project.py). Test modules load the definitions when
+    collected, so this runs first; under xdist the controller parses, before its workers start."""
+    from orchestration.dagster_instance import apply_event_settings
+    from orchestration.dbt_project import prepare_manifest_if_stale
+
+    apply_event_settings()
+    if not hasattr(config, "workerinput"):
+        prepare_manifest_if_stale()
+
+
 def _server_url() -> str:
     settings = get_settings()
     return settings.warehouse_url or embedded_warehouse_url(settings.embedded_warehouse_dir)

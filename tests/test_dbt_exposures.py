@@ -9,7 +9,7 @@ from reports.catalogue import load_catalogue
 
 
 def _manifest() -> dict:
-    from orchestration.defs.dbt_models import dbt_project  # parses the project when stale
+    from orchestration.dbt_project import dbt_project  # parsed when the session started (tests/conftest.py)
 
     return json.loads(dbt_project.manifest_path.read_text())
 

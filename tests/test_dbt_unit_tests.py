@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from orchestration.defs.dbt_models import DBT_PROJECT_DIR
+from orchestration.dbt_project import DBT_PROJECT_DIR, installed_dbt
 from orchestration.warehouse.connection import dbt_env
 from tests.conftest import reset_warehouse
 
@@ -16,7 +16,7 @@ from tests.conftest import reset_warehouse
 def test_dbt_unit_tests_pass(warehouse_url: str, tmp_path):
     reset_warehouse(warehouse_url)  # the raw tables the models' sources point at
     result = subprocess.run(
-        ["dbt", "test", "--select", "test_type:unit", "--project-dir", str(DBT_PROJECT_DIR),
+        [installed_dbt(), "test", "--select", "test_type:unit", "--project-dir", str(DBT_PROJECT_DIR),
          "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target")],
         env={**os.environ, **dbt_env(warehouse_url)},
         capture_output=True,

@@ -11,6 +11,7 @@ import dagster as dg
 import psycopg
 import pytest
 
+from orchestration.dagster_internals import mark_run_failed
 from orchestration.defs.report_delivery import run_is_dead, served_check
 from reports.delivery import DeliveryError, deliver_report
 from tests import test_delivery
@@ -190,7 +191,7 @@ def test_a_claim_held_by_a_dead_run_is_taken_over_at_once(warehouse, server, dag
     assert (failure.value.summary.sent, failure.value.summary.in_progress) == (1, 1)
     assert reports_to(server) == ["owner203@example.test"]
 
-    dagster_instance.report_run_failed(run)  # run monitoring's verdict on a process that died
+    mark_run_failed(dagster_instance, run, "its process died")  # run monitoring's verdict (run_monitoring.py)
     summary = deliver_report(warehouse, "usage_summary", period, run_is_dead=dead)
     assert (summary.sent, summary.already_sent) == (1, 1)
     assert reports_to(server) == ["owner201@example.test", "owner203@example.test"]

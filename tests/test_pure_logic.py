@@ -45,17 +45,3 @@ def test_stale_hours():
 def test_range_to_extract_spans_oldest_stale_to_newest():
     assert range_to_extract([H0 + HOUR], H0 + 5 * HOUR) == (H0 + HOUR, H0 + 6 * HOUR)
     assert range_to_extract([], H0 + 5 * HOUR) == (H0 + 5 * HOUR, H0 + 6 * HOUR)
-
-
-def test_dbt_resource_knows_the_installed_dbt_version_without_asking():
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from orchestration.defs.resources import InstalledDbtCliResource
-    from orchestration.settings import PROJECT_ROOT
-
-    dbt = Path(sys.executable).with_name("dbt")
-    resource = InstalledDbtCliResource(project_dir=str(PROJECT_ROOT / "dbt_project"), dbt_executable=str(dbt))
-    reported = subprocess.run([dbt, "--version"], capture_output=True, text=True, check=True).stdout
-    assert str(resource._cli_version) in reported

@@ -29,15 +29,15 @@ def test_before_its_deadline_the_previous_period_is_due():
 def _evaluate_report_checks(instance, built: dict[str, list[str]], at: datetime) -> dict[str, object]:
     """Record materializations of `built` (report id -> period keys), then run every freshness check at `at`."""
     import dagster as dg
-    from dagster._core.test_utils import freeze_time  # Dagster's own clock switch for its checks
 
+    from orchestration.dagster_internals import dagster_clock_at
     from orchestration.definitions import defs
     from orchestration.defs.reports import report_artifacts_key
 
     for report_id, keys in built.items():
         for key in keys:
             instance.report_runless_asset_event(dg.AssetMaterialization(report_artifacts_key(report_id), partition=key))
-    with freeze_time(at):
+    with dagster_clock_at(at):
         result = defs.resolve_job_def("freshness_checks_job").execute_in_process(instance=instance)
     assert result.success
     return {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from expectations.gate import validate_report_input
+from orchestration.dagster_internals import latest_check_evaluation, step_failure_errors
 from orchestration.defs.alerts import operator_alert_on_run_failure
 from orchestration.defs.report_delivery import report_delivery_key
 from orchestration.defs.reports import report_artifacts_key, report_input_key
@@ -128,9 +129,9 @@ def run_report(instance: dg.DagsterInstance, report_id: str, *, with_delivery: b
 def test_every_report_input_passed_its_gate_on_the_marts(built, dagster_instance):
     for report_id, spec in load_catalogue().items():
         key = dg.AssetCheckKey(report_input_key(report_id), "input_expectations")
-        records = dagster_instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
-        assert records, f"{report_id}: the gate did not run"
-        evaluation = records[0].event.dagster_event.event_specific_data
+        checked = latest_check_evaluation(dagster_instance, key)
+        assert checked, f"{report_id}: the gate did not run"
+        evaluation = checked.evaluation
         assert evaluation.passed, f"{report_id}: {evaluation.description}"
         assert evaluation.partition == PERIODS[spec.schedule]
 
@@ -192,7 +193,7 @@ def test_a_broken_row_blocks_rendering_and_delivery_and_alerts_once(built, dagst
         asset_selection=[report_delivery_key("monthly_revenue")])
     assert not alone.success
     failure = next(e for e in alone.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
-    assert "its input failed input_expectations" in failure.event_specific_data.error.message
+    assert "its input failed input_expectations" in step_failure_errors(failure)[0].message
     assert len(smtp.messages) == 1
 
     # with the data fixed (the finally above), the period is checked, rendered and delivered once

@@ -38,10 +38,11 @@ import sys, time
 from pathlib import Path
 import dagster as dg
 from orchestration.definitions import defs
+from orchestration.defs.snapshots import hourly_source_snapshot
 
 ready, go = Path(sys.argv[2]), Path(sys.argv[3])
 job = defs.resolve_job_def("hourly_snapshot_job")
-snapshot = {key for key in job.asset_layer.asset_graph.get_all_asset_keys() if key.path[0] == "raw"}
+snapshot = {key for key in hourly_source_snapshot.keys if key.path[0] == "raw"}
 job = job.get_subset(asset_selection=snapshot, asset_check_selection=set())  # the snapshot step alone
 ready.touch()
 while not go.exists():

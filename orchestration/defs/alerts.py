@@ -14,6 +14,7 @@ sensor tick shows the error; Dagster does not re-evaluate the run, so that alert
 
 import dagster as dg
 
+from orchestration.dagster_internals import check_evaluations_in_run, step_failure_errors
 from orchestration.warehouse.connection import warehouse_url
 from orchestration.warehouse.migrate import migrate
 from reports.alerts import AlertDeliveryError, AlertOutcome, send_operator_alert
@@ -22,14 +23,12 @@ CHECK_FAILED_ERROR = "DagsterAssetCheckFailedError"
 MAX_ERROR_LINES = 12
 
 
-def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list:
-    """The failed asset-check evaluations (AssetCheckEvaluation) recorded in a run."""
-    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
-    evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in records]
-    return [e for e in evaluations if not e.passed]
+def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[dg.AssetCheckEvaluation]:
+    """The failed asset-check evaluations recorded in a run."""
+    return [e for e in check_evaluations_in_run(instance, run_id) if not e.passed]
 
 
-def check_incident(run: dg.DagsterRun, evaluation) -> tuple[str, str, str]:
+def check_incident(run: dg.DagsterRun, evaluation: dg.AssetCheckEvaluation) -> tuple[str, str, str]:
     """(incident key, subject, body) for one failed check."""
     asset = evaluation.asset_key.to_user_string()
     partition = evaluation.partition or run.tags.get("dagster/partition") or "-"
@@ -53,14 +52,10 @@ def check_incident(run: dg.DagsterRun, evaluation) -> tuple[str, str, str]:
 
 def _error_lines(event: dg.DagsterEvent) -> list[str]:
     """The error and its causes, message lines only (the stack traces are in the Dagster UI)."""
-    error = getattr(event.event_specific_data, "error", None)
-    if error is None:
+    errors = step_failure_errors(event)
+    if not errors:
         return (event.message or "").strip().splitlines()[:MAX_ERROR_LINES]
-    lines: list[str] = []
-    while error is not None and len(lines) < MAX_ERROR_LINES:
-        lines += [f"  {line}" for line in error.message.strip().splitlines()]
-        error = error.cause
-    return lines[:MAX_ERROR_LINES]
+    return [f"  {line}" for error in errors for line in error.message.strip().splitlines()][:MAX_ERROR_LINES]
 
 
 def run_incident(run: dg.DagsterRun, step_failures: list[dg.DagsterEvent], failure_message: str | None
@@ -87,8 +82,7 @@ def alert_run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun, step_fai
     checks = failed_checks(instance, run.run_id)
     incidents = [check_incident(run, evaluation) for evaluation in checks]
     only_checks = bool(checks) and all(
-        getattr(getattr(e.event_specific_data, "error", None), "cls_name", None) == CHECK_FAILED_ERROR
-        for e in step_failures)
+        (errors := step_failure_errors(e)) and errors[0].cls_name == CHECK_FAILED_ERROR for e in step_failures)
     if not only_checks:
         incidents.append(run_incident(run, step_failures, failure_message))
     outcomes: list[AlertOutcome] = []

@@ -8,49 +8,25 @@ would collide on dbt's temporary tables, and one set-based pass is far cheaper.
 
 import os
 import shutil
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from orchestration.dbt_project import PARTIAL_PARSE, dbt_project
 from orchestration.defs.dbt_window import WINDOW_ENV, dbt_build_args, dbt_window_env
 from orchestration.defs.partitions import daily_partitions, hourly_partitions, monthly_partitions
 from orchestration.defs.pools import dbt_pool, warehouse_lock
 from orchestration.defs.resources import WarehouseResource
-from orchestration.settings import PROJECT_ROOT
 from orchestration.warehouse.connection import dbt_env
 
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
-PARTIAL_PARSE = "partial_parse.msgpack"
-
-# dbt is installed beside the interpreter running us (the project's virtualenv), which need not
-# be on PATH when a command calls .venv/bin/python directly.
-if shutil.which("dbt") is None:
-    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])
-
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-
-
-def manifest_is_stale(project: DbtProject) -> bool:
-    """No manifest yet (fresh checkout), or a project file changed after it was written.
-
-    Assets are defined from the manifest: a model added since the last parse would be built by
-    dbt but unknown to Dagster. Parsing needs no database connection and takes a few seconds.
-    """
-    if not project.manifest_path.exists():
-        return True
-    written = project.manifest_path.stat().st_mtime
-    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
-    for folder in ("models", "macros", "tests", "seeds"):
-        sources.extend(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
-    return any(p.stat().st_mtime > written for p in sources)
-
-
-if manifest_is_stale(dbt_project):
-    dbt_project.preparer.prepare(dbt_project)
+# Loading the definitions reads the manifest and never writes it (orchestration/dbt_project.py).
+if not dbt_project.manifest_path.exists():
+    raise FileNotFoundError(
+        f"dbt manifest {dbt_project.manifest_path} not found: parse the dbt project first with "
+        "`make manifest` (python -m orchestration.dbt_project)")
 
 PARTITION_TAGS = ("hourly", "daily", "monthly")
 

@@ -21,6 +21,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from orchestration.dagster_internals import latest_check_evaluation
 from orchestration.defs.dbt_models import dbt_daily_models, dbt_hourly_models, dbt_monthly_models
 from orchestration.defs.reports import catalogue, report_artifacts_key
 from orchestration.defs.resources import WarehouseResource
@@ -95,10 +96,9 @@ def stale_data_alert_sensor(context: dg.SensorEvaluationContext, warehouse: Ware
 
     outcomes = []
     for key in freshness_check_keys():
-        record = context.instance.get_latest_asset_check_evaluation_record(key)
-        if record is None or record.status.value != "FAILED" or record.event is None:
+        latest = latest_check_evaluation(context.instance, key)
+        if latest is None or latest.evaluation.passed:
             continue
-        evaluation = record.event.dagster_event.event_specific_data
-        incident, subject, body = stale_incident(key, evaluation)
+        incident, subject, body = stale_incident(key, latest.evaluation)
         outcomes.append(f"{incident}: {send_operator_alert(warehouse.url, incident, subject, body)}")
     return dg.SkipReason("; ".join(outcomes) or "no stale data")

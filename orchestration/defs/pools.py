@@ -24,6 +24,8 @@ from contextlib import contextmanager
 import dagster as dg
 import psycopg
 
+from orchestration.dagster_internals import initialize_pool_limits
+
 RAW_SNAPSHOT_POOL = "raw_snapshot"
 DBT_LAYERS = ("foundation", "hourly", "daily", "monthly")
 
@@ -44,8 +46,7 @@ def initialize_pools(instance: dg.DagsterInstance) -> None:
     and Dagster's fallback update then errors): seen in CI with two runs for one hour on a fresh
     instance. `make instance` calls this, so the daemon's first runs never race.
     """
-    for pool in POOLS:
-        instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
+    initialize_pool_limits(instance, POOLS)
 
 
 @contextmanager

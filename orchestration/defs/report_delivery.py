@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from orchestration.dagster_internals import latest_check_evaluation
 from orchestration.defs.report_checks import CHECK_NAME
 from orchestration.defs.reports import GROUP, report_artifacts_key, report_input_key, report_partitions
 from orchestration.defs.resources import WarehouseResource
@@ -63,20 +64,13 @@ def gate_refusal(instance: dg.DagsterInstance, report_id: str, partition: str) -
         dg.AssetRecordsFilter(asset_key=input_key, asset_partitions=[partition]), limit=1).records
     if not loaded:
         return f"{input_key.to_user_string()} was never materialized for {partition}"
-    history = instance.event_log_storage.get_asset_check_execution_history(
-        dg.AssetCheckKey(input_key, CHECK_NAME), limit=1000)
-    for record in history:
-        if record.partition != partition or record.event is None or record.status.value not in ("SUCCEEDED",
-                                                                                                 "FAILED"):
-            continue
-        if record.event.timestamp < loaded[0].timestamp:
-            break
-        evaluation = record.event.dagster_event.event_specific_data
-        if evaluation.passed:
-            return None
-        return f"its input failed {CHECK_NAME}:\n{evaluation.description}"
-    return (f"the latest {input_key.to_user_string()} for {partition} has no {CHECK_NAME} result; "
-            "materialize it with its check first")
+    checked = latest_check_evaluation(instance, dg.AssetCheckKey(input_key, CHECK_NAME), partition)
+    if checked is None or checked.timestamp < loaded[0].timestamp:
+        return (f"the latest {input_key.to_user_string()} for {partition} has no {CHECK_NAME} result; "
+                "materialize it with its check first")
+    if checked.evaluation.passed:
+        return None
+    return f"its input failed {CHECK_NAME}:\n{checked.evaluation.description}"
 
 
 def build_report_delivery(spec: ReportSpec) -> dg.AssetsDefinition:

@@ -7,13 +7,7 @@ database. The warehouse is migrated, and the BI role ensured, when a run starts.
 
 from __future__ import annotations
 
-import importlib.metadata
-from collections.abc import Sequence
-from functools import cached_property
-
 import dagster as dg
-from dagster_dbt import DbtCliResource
-from packaging import version
 
 from orchestration.defs.pools import warehouse_lock
 from orchestration.settings import get_settings
@@ -43,22 +37,3 @@ class SourceResource(dg.ConfigurableResource):
     def url(self) -> str:
         return source_url()
 
-
-class InstalledDbtCliResource(DbtCliResource):
-    """dagster-dbt's dbt resource without two fixed costs it pays on every dbt invocation.
-
-    - It learns the dbt version by running `dbt --version` in a subprocess (about 1.2 s: each
-      hourly tick, each backfill layer). dbt-core is installed in this environment
-      (pyproject.toml), so its package metadata has the same answer.
-    - It loads the project's macros into an in-process dbt adapter (about 0.6 s), used only to
-      fetch row counts and column metadata, which the platform's dbt assets do not ask for.
-    Both replace private members of dagster-dbt, whose version is pinned (pyproject.toml);
-    tests/test_pure_logic.py checks the version, and every dbt asset test runs through this class.
-    """
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        return version.parse(importlib.metadata.version("dbt-core"))
-
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
-        return None

@@ -20,13 +20,10 @@ from __future__ import annotations
 import dagster as dg
 import psutil
 
+from orchestration.dagster_internals import launcher_watches_run, mark_run_failed, run_worker_pid
+
 # A process's creation time and the run's start time come from different clocks' roundings.
 CLOCK_SLACK_SECONDS = 1.0
-
-
-def _worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_START, limit=1).records
-    return records[0].event_log_entry.dagster_event.pid if records else None
 
 
 def worker_is_gone(pid: int, run_started_at: float) -> bool:
@@ -37,10 +34,6 @@ def worker_is_gone(pid: int, run_started_at: float) -> bool:
                 or process.create_time() > run_started_at + CLOCK_SLACK_SECONDS)
     except psutil.NoSuchProcess:
         return True
-
-
-def _judged_here(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
-    return not instance.run_launcher.supports_check_run_worker_health or run.remote_job_origin is None
 
 
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
@@ -56,18 +49,17 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     started = instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
     for record in started:
         run = record.dagster_run
-        pid = _worker_pid(instance, run.run_id)
-        if pid is None or not _judged_here(instance, run) or not worker_is_gone(pid, record.start_time or 0.0):
+        pid = run_worker_pid(instance, run.run_id)
+        if pid is None or launcher_watches_run(instance, run) or not worker_is_gone(pid, record.start_time or 0.0):
             continue
         # the process is gone, so it can write nothing more: the status read now is final
         current = instance.get_run_by_id(run.run_id)
         if current is None or current.status != dg.DagsterRunStatus.STARTED:
             continue
-        instance.report_run_failed(
-            current, f"The process running this run (pid {pid}) is gone: it was killed or crashed mid-run. "
-                     "Re-execute the run; each partition write is one transaction, so no partial window was left.")
-        if instance.event_log_storage.supports_global_concurrency_limits:
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        mark_run_failed(
+            instance, current, f"The process running this run (pid {pid}) is gone: it was killed or crashed "
+                               "mid-run. Re-execute the run; each partition write is one transaction, so no partial "
+                               "window was left.")
         failed.append(run.run_id)
     return failed
 
