@@ -19,6 +19,8 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from orchestration.defs.jobs import REPORT_RUN_TAGS
+
 # minute of the hour, hours and days of the ticks; the first tick is the period's due time
 TICKS = {"daily": "30 4-23 * * *", "weekly": "40 4-23 * * *", "monthly": "50 4-23 * * *"}
 
@@ -66,7 +68,7 @@ def build_report_schedule(kind: str, job: dg.UnresolvedAssetJobDefinition,
         waiting = waiting_for(context.instance, upstream, window)
         if waiting:
             return dg.SkipReason(f"{kind} reports for {period} wait for: " + "; ".join(waiting))
-        return dg.RunRequest(run_key=f"{kind}:{period}", partition_key=period)
+        return dg.RunRequest(run_key=f"{kind}:{period}", partition_key=period, tags=REPORT_RUN_TAGS)
 
     return report_schedule
 
