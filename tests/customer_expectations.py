@@ -237,27 +237,32 @@ def expected_plan_utilization_monthly(conn: psycopg.Connection, keys: pd.DataFra
 def expected_cohort_retention_monthly(conn: psycopg.Connection, horizon: datetime, activity_end: datetime
                                       ) -> pd.DataFrame:
     """(cohort_month, period_month) for every complete month from the signup month on: the cohort's
-    accounts, those paying at the month's end and their MRR, those active in it, logo retention."""
+    accounts, those paying at the month's end and their MRR, those active in it, logo retention and
+    the cohort's MRR against its month 0 (cohort_mrr_retention_rate)."""
     a, subs, active = accounts(conn), subscriptions(conn), active_dates(conn, activity_end)
     a["cohort"] = a.signup_at.dt.tz_convert(None).dt.to_period("M").dt.start_time.dt.tz_localize("UTC")
     complete = [m for m in months(conn, horizon) if month_end(m) <= pd.Timestamp(horizon)]
     rows = []
     for cohort_month in sorted(a.cohort.unique()):
         cohort = a[a.cohort == cohort_month]
-        month0_paying = None
+        month0_paying = month0_mrr = None
         for k, period in enumerate([m for m in complete if m >= cohort_month]):
             end = month_end(period)
             paying = paid_in_force(subs, end)
             paying = paying[paying.account_id.isin(cohort.account_id)]
             n_paying = paying.account_id.nunique()
             month0_paying = n_paying if k == 0 else month0_paying
+            mrr = round(paying.price.sum(), 2)
+            month0_mrr = mrr if k == 0 else month0_mrr
             act = sum(1 for x in cohort.account_id if any(period.date() <= d < end.date() for d in active.get(x, ())))
             rows.append({"cohort_month": pd.Timestamp(cohort_month).date(), "period_month": period.date(),
                          "months_since_signup": k, "cohort_accounts": len(cohort), "paying_accounts": n_paying,
-                         "active_accounts": act, "mrr": round(paying.price.sum(), 2),
-                         "logo_retention_rate": _rate(n_paying, month0_paying)})
+                         "active_accounts": act, "mrr": mrr,
+                         "logo_retention_rate": _rate(n_paying, month0_paying),
+                         "cohort_mrr_retention_rate": _rate(mrr, month0_mrr)})
     return pd.DataFrame(rows, columns=["cohort_month", "period_month", "months_since_signup", "cohort_accounts",
-                                       "paying_accounts", "active_accounts", "mrr", "logo_retention_rate"])
+                                       "paying_accounts", "active_accounts", "mrr", "logo_retention_rate",
+                                       "cohort_mrr_retention_rate"])
 
 
 def expected_customer_ltv(conn: psycopg.Connection, horizon: datetime) -> pd.DataFrame:

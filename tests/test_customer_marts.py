@@ -186,6 +186,8 @@ def test_cohort_sizes_and_retention(built, db):
             want.cohort_accounts, want.paying_accounts, want.active_accounts), (row.cohort_month, row.period_month)
         assert _close(row.mrr, want.mrr, 0.006)
         assert _close(row.logo_retention_rate, want.logo_retention_rate)
+        assert _close(row.cohort_mrr_retention_rate, want.cohort_mrr_retention_rate)
+        assert _close(row.revenue_retention_rate, row.cohort_mrr_retention_rate, 0)  # the deprecated alias
 
 
 def test_customer_ltv(built, db):

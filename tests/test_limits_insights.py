@@ -23,21 +23,28 @@ from orchestration.ml.limits import (
     project_storage,
     recommend_plan,
     weekday_profile,
+    with_pricing,
 )
 from orchestration.source.plans import PLANS
-from tests.conftest import reset_warehouse
+from tests.warehouse_fixtures import SimulatedHistory, WarehouseBuilder
 
-PLAN_FRAME = pd.DataFrame([
-    {"plan_id": p.plan_id, "plan_name": p.plan_name, "tier": p.tier, "monthly_price": p.monthly_price,
-     "annual_price": p.annual_price, "annual_price_per_month": round(p.annual_price / 12, 2),
-     "limit_audio_minutes": p.limit_audio_minutes, "limit_sessions": p.limit_sessions,
-     "limit_storage_mb": p.limit_storage_mb, "limit_exports": p.limit_exports,
-     "overage_audio_minute_price": p.overage_audio_minute_price,
-     "overage_session_price": p.overage_session_price,
-     "overage_storage_mb_price": p.overage_storage_mb_price,
-     "overage_export_price": p.overage_export_price}
-    for p in PLANS
-]).astype({c: float for c in ("limit_audio_minutes", "limit_sessions", "limit_storage_mb", "limit_exports")})
+# dim_plans and the dbt price list (int_plan_prices, int_plan_overage_rates) of the simulator's catalogue
+PLAN_FRAME = with_pricing(
+    pd.DataFrame([{"plan_id": p.plan_id, "plan_name": p.plan_name, "tier": p.tier,
+                   "limit_audio_minutes": p.limit_audio_minutes, "limit_sessions": p.limit_sessions,
+                   "limit_storage_mb": p.limit_storage_mb, "limit_exports": p.limit_exports} for p in PLANS]
+                 ).astype({c: float for c in ("limit_audio_minutes", "limit_sessions", "limit_storage_mb",
+                                              "limit_exports")}),
+    pd.DataFrame([{"plan_id": p.plan_id, "billing_period": billing, "price_per_month": price} for p in PLANS
+                  for billing, price in (("monthly", p.monthly_price), ("annual", round(p.annual_price / 12, 2)))]),
+    pd.DataFrame([{"plan_id": p.plan_id, "dimension": dimension, "included_units": limit, "overage_unit_price": price,
+                   "caps_usage": limit is not None and price == 0} for p in PLANS
+                  for dimension, limit, price in (
+                      ("audio_minutes", p.limit_audio_minutes, p.overage_audio_minute_price),
+                      ("sessions", p.limit_sessions, p.overage_session_price),
+                      ("exports", p.limit_exports, p.overage_export_price),
+                      ("storage_mb", p.limit_storage_mb, p.overage_storage_mb_price))]),
+)
 PLAN = {p["plan_id"]: p for p in PLAN_FRAME.to_dict("records")}
 
 
@@ -325,3 +332,44 @@ def test_assets_materialize_and_rerun_identically(built, db, dagster_instance):
     pd.testing.assert_frame_equal(projections, again[0])
     pd.testing.assert_frame_equal(insights, again[1])
     assert np.isfinite(projections["projected_audio_minutes"].astype(float)).all()
+
+
+def test_plan_cost_and_the_dbt_overage_mart_agree_with_the_catalogue(built, db):
+    """fct_usage_overage_monthly (dbt, actual months) equals the overage computed here from the
+    source catalogue (app.plans) by the rule of docs/metrics.md, and plan_cost (the ML's pricing of
+    projections, on the dbt price list) gives the same figure on the same usage."""
+    from orchestration.defs.ml_accounts import PLANS_SQL, PRICES_SQL, RATES_SQL
+
+    plans = with_pricing(*(_table_sql(db, sql) for sql in (PLANS_SQL, PRICES_SQL, RATES_SQL)))
+    by_plan = {p["plan_id"]: p for p in plans.to_dict("records")}
+    catalogue = _table_sql(db, "SELECT * FROM app.plans").set_index("plan_id")
+    rows = _table_sql(db, """
+        SELECT o.account_id, o.usage_month, o.plan_id, o.is_billable, o.overage_cost, u.is_trial,
+               u.audio_minutes_processed, u.sessions_created, u.exports_generated, u.storage_used_mb
+        FROM marts.fct_usage_overage_monthly o
+        JOIN marts.fct_plan_utilization_monthly u USING (account_id, usage_month)""")
+    assert len(rows) and (rows["overage_cost"].astype(float) > 0).any()
+    usage_columns = {"audio_minutes": ("audio_minutes_processed", "limit_audio_minutes", "overage_audio_minute_price"),
+                     "sessions": ("sessions_created", "limit_sessions", "overage_session_price"),
+                     "exports": ("exports_generated", "limit_exports", "overage_export_price"),
+                     "storage_mb": ("storage_used_mb", "limit_storage_mb", "overage_storage_mb_price")}
+    for row in rows.to_dict("records"):
+        plan = catalogue.loc[row["plan_id"]]
+        owed = not row["is_trial"] and plan["tier"] > 0
+        assert row["is_billable"] == owed
+        expected = sum(max(float(row[usage]) - float(plan[limit]), 0) * float(plan[price])
+                       for usage, limit, price in usage_columns.values()
+                       if not pd.isna(row[usage]) and not pd.isna(plan[limit])) if owed else 0.0
+        assert float(row["overage_cost"]) == pytest.approx(round(expected, 2), abs=0.005), row
+        usage = {m: None if pd.isna(row[usage]) else float(row[usage]) for m, (usage, _, _) in usage_columns.items()}
+        if owed:
+            assert round(plan_cost(usage, by_plan[row["plan_id"]])[1], 2) == pytest.approx(float(row["overage_cost"]))
+
+
+def _table_sql(db, sql: str) -> pd.DataFrame:
+    cur = db.execute(sql)
+    frame = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+    for column in frame.columns:  # numerics arrive as Decimal
+        if frame[column].map(lambda v: hasattr(v, "as_tuple")).any():
+            frame[column] = frame[column].astype(float)
+    return frame

@@ -15,13 +15,16 @@ import pandas as pd
 
 from orchestration.defs.resources import WarehouseResource
 from orchestration.ml.insights import build_insights
-from orchestration.ml.limits import METRICS, project_limits
+from orchestration.ml.limits import METRICS, project_limits, with_pricing
 from orchestration.warehouse.frames import read_frame, replace_rows
 
 FCT_USAGE_DAILY = dg.AssetKey(["marts", "fct_usage_daily"])
 FCT_PLAN_UTILIZATION = dg.AssetKey(["marts", "fct_plan_utilization_monthly"])
 DIM_ACCOUNTS = dg.AssetKey(["marts", "dim_accounts"])
 DIM_PLANS = dg.AssetKey(["marts", "dim_plans"])
+# The plan cost rule's terms, from dbt (docs/metrics.md, "Plan cost and overage")
+INT_PLAN_PRICES = dg.AssetKey(["intermediate", "int_plan_prices"])
+INT_PLAN_OVERAGE_RATES = dg.AssetKey(["intermediate", "int_plan_overage_rates"])
 LIMIT_PROJECTIONS = dg.AssetKey(["ml", "limit_projections"])
 ACCOUNT_INSIGHTS = dg.AssetKey(["ml", "account_insights"])
 
@@ -43,7 +46,17 @@ SELECT account_id,
 FROM marts.dim_accounts
 ORDER BY account_id
 """
-PLANS_SQL = "SELECT * FROM marts.dim_plans ORDER BY tier, plan_id"
+PLANS_SQL = """
+SELECT plan_id, plan_name, tier, limit_audio_minutes, limit_sessions, limit_exports, limit_storage_mb
+FROM marts.dim_plans
+ORDER BY tier, plan_id
+"""
+PRICES_SQL = "SELECT plan_id, billing_period, price_per_month FROM intermediate.int_plan_prices"
+RATES_SQL = """
+SELECT plan_id, dimension, included_units, overage_unit_price, caps_usage
+FROM intermediate.int_plan_overage_rates
+ORDER BY plan_id, dimension
+"""
 UTILIZATION_SQL = """
 SELECT account_id, usage_month, plan_id, is_trial, max_utilization_pct, audio_minutes_processed,
        sessions_created, exports_generated, storage_used_mb
@@ -62,6 +75,12 @@ def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _priced_plans(url: str) -> pd.DataFrame:
+    """dim_plans with each plan's cost terms from dbt (orchestration.ml.limits.with_pricing)."""
+    return with_pricing(_numeric(read_frame(url, PLANS_SQL)), _numeric(read_frame(url, PRICES_SQL)),
+                        _numeric(read_frame(url, RATES_SQL)))
+
+
 def _for_copy(frame: pd.DataFrame, int_columns: list[str]) -> pd.DataFrame:
     frame = frame.copy()
     for column in int_columns:
@@ -73,7 +92,7 @@ def _for_copy(frame: pd.DataFrame, int_columns: list[str]) -> pd.DataFrame:
     key=LIMIT_PROJECTIONS,
     group_name="ml",
     kinds={"python", "postgres"},
-    deps=[FCT_USAGE_DAILY, DIM_ACCOUNTS, DIM_PLANS],
+    deps=[FCT_USAGE_DAILY, DIM_ACCOUNTS, DIM_PLANS, INT_PLAN_PRICES, INT_PLAN_OVERAGE_RATES],
     automation_condition=_NIGHTLY,
     description="Per account, the current month projected to its end per limited metric, limit-reach "
                 "dates, the cheapest plan for the projection, the saving and an efficiency score.",
@@ -81,8 +100,7 @@ def _for_copy(frame: pd.DataFrame, int_columns: list[str]) -> pd.DataFrame:
 def limit_projections(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     daily = _numeric(read_frame(warehouse.url, DAILY_SQL))
     accounts = read_frame(warehouse.url, ACCOUNTS_SQL)
-    plans = _numeric(read_frame(warehouse.url, PLANS_SQL))
-    frame = project_limits(daily, accounts, plans)
+    frame = project_limits(daily, accounts, _priced_plans(warehouse.url))
     frame = _for_copy(frame, [f"limit_{m}" for m in METRICS] + ["days_observed", "days_in_month"])
     written = replace_rows(warehouse.url, "ml.limit_projections", frame)
     as_of = None if frame.empty else str(frame["as_of_date"].iloc[0])
@@ -99,7 +117,7 @@ def limit_projections(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     key=ACCOUNT_INSIGHTS,
     group_name="ml",
     kinds={"python", "postgres"},
-    deps=[LIMIT_PROJECTIONS, FCT_USAGE_DAILY, FCT_PLAN_UTILIZATION, DIM_PLANS],
+    deps=[LIMIT_PROJECTIONS, FCT_USAGE_DAILY, FCT_PLAN_UTILIZATION, DIM_PLANS, INT_PLAN_PRICES, INT_PLAN_OVERAGE_RATES],
     automation_condition=_NIGHTLY,
     description="Per account: peak day, downgrade and upgrade-soon notes, recent anomalies and an "
                 "anonymized percentile within its plan, as short sentences for the monthly report.",
@@ -108,8 +126,7 @@ def account_insights(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     projections = _numeric(read_frame(warehouse.url, "SELECT * FROM ml.limit_projections ORDER BY account_id"))
     daily = _numeric(read_frame(warehouse.url, DAILY_SQL))
     utilization = _numeric(read_frame(warehouse.url, UTILIZATION_SQL))
-    plans = _numeric(read_frame(warehouse.url, PLANS_SQL))
-    frame = build_insights(daily, utilization, plans, projections)
+    frame = build_insights(daily, utilization, _priced_plans(warehouse.url), projections)
     written = replace_rows(warehouse.url, "ml.account_insights", frame)
     context.log.info("Wrote insights for %s accounts", written)
     return dg.MaterializeResult(metadata={

@@ -124,7 +124,7 @@ def anomaly_summary(series: pd.Series, as_of: date, window: int = ANOMALY_WINDOW
 
 def _usage(row: dict) -> dict[str, float | None]:
     return {m: (None if pd.isna(row.get(col)) else float(row.get(col)))
-            for m, (col, _, _) in METRICS.items()}
+            for m, (col, _) in METRICS.items()}
 
 
 def _minutes_by_account(daily: pd.DataFrame) -> dict[int, pd.Series]:

@@ -19,10 +19,12 @@ calls `project_limits` and writes ``ml.limit_projections``. Definitions (also in
   > 0. Already reached: that past day. Otherwise the first future day of the month the projection
   path reaches it (cumulative: ``rate * w[d]`` added per day; storage: the linear path); NULL when
   it is not reached this month or the plan has no limit.
-* **Plan cost** of a projected month on a plan: price (``annual_price_per_month`` for annual
-  billing, else ``monthly_price``) + overage (usage above each limit x its overage price; storage
-  = month-end level above the limit). A plan with a 0 overage price on a limit the usage exceeds
-  (the free plan) caps usage instead of billing it: it cannot carry that usage and is not eligible.
+* **Plan cost** of a projected month on a plan: the rule is dbt's, read as data, never restated
+  here (docs/metrics.md, "Plan cost and overage"): ``int_plan_prices.price_per_month`` for the
+  billing period + for each row of ``int_plan_overage_rates``, the usage above ``included_units``
+  x ``overage_unit_price`` (storage = month-end level). A limit that ``caps_usage`` (the free plan)
+  cannot carry usage above it: the plan is not eligible. ``fct_usage_overage_monthly`` applies the
+  same rates to actual months; tests/test_limits_insights.py checks both agree.
 * **Recommended plan**: the eligible plan with the lowest cost (to the cent); ties go to the lower
   price, then the lower tier. **Saving** = current plan's cost - recommended plan's cost, when > 0.
   Trials are costed at their plan's price (what converting will cost).
@@ -40,13 +42,14 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-# metric -> (daily usage column, plan limit column, plan overage price column)
-METRICS: dict[str, tuple[str, str, str]] = {
-    "audio_minutes": ("audio_minutes_processed", "limit_audio_minutes", "overage_audio_minute_price"),
-    "sessions": ("sessions_created", "limit_sessions", "overage_session_price"),
-    "exports": ("exports_generated", "limit_exports", "overage_export_price"),
-    "storage_mb": ("storage_used_mb", "limit_storage_mb", "overage_storage_mb_price"),
+# metric (= int_plan_overage_rates.dimension) -> (daily usage column, dim_plans limit column)
+METRICS: dict[str, tuple[str, str]] = {
+    "audio_minutes": ("audio_minutes_processed", "limit_audio_minutes"),
+    "sessions": ("sessions_created", "limit_sessions"),
+    "exports": ("exports_generated", "limit_exports"),
+    "storage_mb": ("storage_used_mb", "limit_storage_mb"),
 }
+PRICING = "pricing"  # the plans frame's column holding each plan's PlanPricing
 COUNTED = ("audio_minutes", "sessions", "exports")
 PROFILE_WEEKS = 4
 EPS = 1e-9
@@ -169,27 +172,59 @@ def _project_storage(days: list[date], readings: np.ndarray, as_of: date, limit:
     return Projection(last, projected, reach)
 
 
-def plan_price(plan: pd.Series | dict, billing_period: str | None) -> float:
-    if billing_period == "annual":
-        return float(plan["annual_price_per_month"])
-    return float(plan["monthly_price"])
+@dataclass(frozen=True)
+class OverageRate:
+    """One row of dbt's int_plan_overage_rates."""
+
+    dimension: str
+    included_units: float | None  # None = unlimited
+    unit_price: float
+    caps_usage: bool
+
+
+@dataclass(frozen=True)
+class PlanPricing:
+    """A plan's cost terms as dbt states them: price per month by billing period (int_plan_prices)
+    and its overage rates (int_plan_overage_rates)."""
+
+    price_per_month: dict[str, float]
+    rates: tuple[OverageRate, ...]
+
+
+def with_pricing(plans: pd.DataFrame, prices: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
+    """`plans` (dim_plans: names, tiers, limits) with a PRICING column from the dbt tables `prices`
+    (plan_id, billing_period, price_per_month) and `rates` (plan_id, dimension, included_units,
+    overage_unit_price, caps_usage). A plan missing from either is an error naming it: it could
+    not be costed."""
+    price_of = {plan_id: dict(zip(group["billing_period"], group["price_per_month"].astype(float), strict=True))
+                for plan_id, group in prices.groupby("plan_id")}
+    rates_of = {plan_id: tuple(OverageRate(r.dimension, None if pd.isna(r.included_units) else float(r.included_units),
+                                           float(r.overage_unit_price), bool(r.caps_usage))
+                               for r in group.itertuples())
+                for plan_id, group in rates.groupby("plan_id")}
+    unpriced = sorted(set(plans["plan_id"]) - (set(price_of) & set(rates_of)))
+    if unpriced:
+        raise ValueError(f"plans without a price or overage rates in int_plan_prices/int_plan_overage_rates: "
+                         f"{unpriced}")
+    return plans.assign(**{PRICING: [PlanPricing(price_of[p], rates_of[p]) for p in plans["plan_id"]]})
 
 
 def plan_cost(usage: dict[str, float | None], plan: pd.Series | dict,
               billing_period: str | None = "monthly") -> tuple[float, float, bool]:
-    """(price, overage, eligible) of a month with `usage` (metric -> projected value) on `plan`."""
+    """(price, overage, eligible) of a month with `usage` (metric -> value) on `plan` (a row of a
+    `with_pricing` frame): the dbt rule applied to usage dbt never sees (a projection)."""
+    pricing: PlanPricing = plan[PRICING]
     overage, eligible = 0.0, True
-    for metric, (_, limit_col, price_col) in METRICS.items():
-        value, limit = usage.get(metric), plan[limit_col]
-        if value is None or pd.isna(value) or limit is None or pd.isna(limit):
+    for rate in pricing.rates:
+        value = usage.get(rate.dimension)
+        if value is None or pd.isna(value) or rate.included_units is None:
             continue
-        excess = max(float(value) - float(limit), 0.0)
+        excess = float(value) - rate.included_units
         if excess > EPS:
-            price = float(plan[price_col])
-            if price <= 0:
+            if rate.caps_usage:
                 eligible = False
-            overage += excess * price
-    return plan_price(plan, billing_period), overage, eligible
+            overage += excess * rate.unit_price
+    return pricing.price_per_month[billing_period or "monthly"], overage, eligible
 
 
 def recommend_plan(usage: dict[str, float | None], plans: pd.DataFrame | list[dict],
@@ -211,7 +246,7 @@ def efficiency_score(usage: dict[str, float | None], plan: pd.Series | dict | No
     if plan is None:
         return None
     shares = []
-    for metric, (_, limit_col, _) in METRICS.items():
+    for metric, (_, limit_col) in METRICS.items():
         value, limit = usage.get(metric), plan[limit_col]
         if value is None or pd.isna(value) or limit is None or pd.isna(limit) or float(limit) <= 0:
             continue
@@ -250,8 +285,7 @@ def project_limits(daily: pd.DataFrame, accounts: pd.DataFrame, plans: pd.DataFr
 
     `daily`: account_id, usage_date and the METRICS usage columns (fct_usage_daily).
     `accounts`: account_id, plan_id (NULL without an active subscription), billing_period, is_trial.
-    `plans`: dim_plans (plan_id, plan_name, tier, monthly_price, annual_price_per_month, limits,
-    overage prices).
+    `plans`: dim_plans (plan_id, plan_name, tier, limits) `with_pricing`.
     """
     columns = PROJECTION_COLUMNS
     if daily.empty:
@@ -263,8 +297,8 @@ def project_limits(daily: pd.DataFrame, accounts: pd.DataFrame, plans: pd.DataFr
     daily = daily[daily["usage_date"] <= as_of]
     profile = weekday_profile(daily, as_of)
     plans = plans.copy()
-    numeric = [c for c in plans.columns if c.startswith(("limit_", "overage_")) or "price" in c]
-    plans[numeric] = plans[numeric].astype(float)
+    limits = [limit_col for _, limit_col in METRICS.values()]
+    plans[limits] = plans[limits].astype(float)
     plan_records = plans.to_dict("records")
     by_plan = {p["plan_id"]: p for p in plan_records}
     acct = accounts.set_index("account_id").to_dict("index")

@@ -1,7 +1,7 @@
 -- Every subscription period with the monthly-normalised price it contributes to MRR while it
--- is paying: monthly_price on monthly billing, round(annual_price / 12, 2) on annual billing
--- (the same figure as dim_plans.annual_price_per_month). Trials (unless mrr_count_trials) and
--- free plans (tier 0) contribute 0.
+-- is paying: its plan's price_per_month for its billing period (int_plan_prices: monthly_price,
+-- or round(annual_price / 12, 2) on annual billing). Trials (unless mrr_count_trials) and free
+-- plans (tier 0) contribute 0.
 -- The paying interval is [started_at, paying_until): paying_until is ended_at (NULL while the
 -- row is open), or, when mrr_count_past_due is false, the issue time of the invoice whose
 -- failure put the row past_due (status past_due, or ended for non_payment).
@@ -10,7 +10,7 @@ with subscriptions as (
 ),
 
 plans as (
-    select * from {{ ref('stg_app__plans') }}
+    select * from {{ ref('int_plan_prices') }}
 ),
 
 first_failed_invoice as (
@@ -40,11 +40,10 @@ priced as (
             {% if not var('mrr_count_trials') -%}
             when s.is_trial then 0
             {% endif -%}
-            when s.billing_period = 'annual' then round(p.annual_price / 12, 2)
-            else p.monthly_price
+            else p.price_per_month
         end as monthly_mrr
     from subscriptions as s
-    inner join plans as p on p.plan_id = s.plan_id
+    inner join plans as p on p.plan_id = s.plan_id and p.billing_period = s.billing_period
     left join first_failed_invoice as f on f.subscription_id = s.subscription_id
 )
 

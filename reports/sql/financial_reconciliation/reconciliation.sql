@@ -1,7 +1,7 @@
 -- Invoiced revenue (fct_revenue_monthly) against modeled revenue, per plan, for the month.
 -- Modeled = MRR at the month's end on the plan in force then (fct_mrr_monthly) + the overage the
--- previous month's usage implies (usage above each limit × its overage price, fct_plan_
--- utilization_monthly; trials owe none), since renewals bill last month's overage.
+-- previous month's usage implies (fct_usage_overage_monthly, the one home of the overage rule;
+-- trials and the free plan owe none), since renewals bill last month's overage.
 -- Annual invoices (a whole year on the issue day), proration and invoices issued on
 -- anniversaries make the two differ; every plan with a difference is listed.
 with invoiced as (
@@ -30,20 +30,11 @@ modeled_mrr as (
 ),
 
 modeled_overage as (
-    select
-        u.plan_id,
-        sum(
-            greatest(u.audio_minutes_processed - u.limit_audio_minutes, 0) * p.overage_audio_minute_price
-            + greatest(u.sessions_created - u.limit_sessions, 0) * p.overage_session_price
-            + greatest(u.exports_generated - u.limit_exports, 0) * p.overage_export_price
-            + greatest(coalesce(u.storage_used_mb, 0) - u.limit_storage_mb, 0) * p.overage_storage_mb_price
-        ) as modeled_overage
-    from marts.fct_plan_utilization_monthly as u
-    inner join marts.dim_plans as p on p.plan_id = u.plan_id
-    where u.usage_month = cast(%(period_start)s as date) - interval '1 month'
-      and not u.is_trial
-      and not p.is_free
-    group by u.plan_id
+    select plan_id, sum(overage_cost) as modeled_overage
+    from marts.fct_usage_overage_monthly
+    where usage_month = cast(%(period_start)s as date) - interval '1 month'
+      and is_billable
+    group by plan_id
 ),
 
 plans as (
@@ -63,9 +54,9 @@ select
     coalesce(i.invoiced_total, 0) as invoiced_total,
     coalesce(m.paying_accounts, 0) as paying_accounts,
     coalesce(m.modeled_mrr, 0) as modeled_mrr,
-    round(coalesce(o.modeled_overage, 0), 2) as modeled_overage,
-    coalesce(m.modeled_mrr, 0) + round(coalesce(o.modeled_overage, 0), 2) as modeled_total,
-    coalesce(i.invoiced_total, 0) - coalesce(m.modeled_mrr, 0) - round(coalesce(o.modeled_overage, 0), 2)
+    coalesce(o.modeled_overage, 0) as modeled_overage,
+    coalesce(m.modeled_mrr, 0) + coalesce(o.modeled_overage, 0) as modeled_total,
+    coalesce(i.invoiced_total, 0) - coalesce(m.modeled_mrr, 0) - coalesce(o.modeled_overage, 0)
         as difference
 from plans as pl
 left join invoiced as i on i.plan_id = pl.plan_id

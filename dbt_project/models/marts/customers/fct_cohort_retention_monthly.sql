@@ -7,6 +7,9 @@
 -- Retention is net and relative to month 0: paying_accounts / paying_accounts of month 0 and
 -- mrr / mrr of month 0 (NULL when month 0 is 0). Accounts that start paying later raise it,
 -- so it can exceed 1. paying_share_of_cohort divides by the cohort size instead.
+-- cohort_mrr_retention_rate is not NRR: NRR (fct_mrr_summary_monthly.nrr) keeps only what the
+-- accounts paying at a month's start still pay; this one counts every cohort account paying
+-- at the month's end, converts after month 0 included (docs/metrics.md, "Two retention figures").
 -- Activity comes from int_account_activity_days (daily partitions, kept after the retention purge).
 -- depends_on: {{ ref('int_account_activity_days') }}
 with months as (
@@ -74,18 +77,26 @@ with_month0 as (
         first_value(mrr) over cohort as month0_mrr
     from cohort_months
     window cohort as (partition by cohort_month order by period_month)
+),
+
+rates as (
+    select
+        cohort_month,
+        months_since_signup,
+        period_month,
+        cast(cohort_accounts as bigint) as cohort_accounts,
+        cast(paying_accounts as bigint) as paying_accounts,
+        round(mrr, 2) as mrr,
+        cast(active_accounts as bigint) as active_accounts,
+        round(paying_accounts::numeric / cohort_accounts, 4) as paying_share_of_cohort,
+        round(active_accounts::numeric / cohort_accounts, 4) as active_share_of_cohort,
+        round(paying_accounts::numeric / nullif(month0_paying_accounts, 0), 4) as logo_retention_rate,
+        round(mrr / nullif(month0_mrr, 0), 4) as cohort_mrr_retention_rate
+    from with_month0
 )
 
 select
-    cohort_month,
-    months_since_signup,
-    period_month,
-    cast(cohort_accounts as bigint) as cohort_accounts,
-    cast(paying_accounts as bigint) as paying_accounts,
-    round(mrr, 2) as mrr,
-    cast(active_accounts as bigint) as active_accounts,
-    round(paying_accounts::numeric / cohort_accounts, 4) as paying_share_of_cohort,
-    round(active_accounts::numeric / cohort_accounts, 4) as active_share_of_cohort,
-    round(paying_accounts::numeric / nullif(month0_paying_accounts, 0), 4) as logo_retention_rate,
-    round(mrr / nullif(month0_mrr, 0), 4) as revenue_retention_rate
-from with_month0
+    *,
+    -- Deprecated: the old name of cohort_mrr_retention_rate, kept for BI for one release (CHANGELOG.md)
+    cohort_mrr_retention_rate as revenue_retention_rate
+from rates
