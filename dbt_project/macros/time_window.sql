@@ -2,11 +2,11 @@
     DBT_WINDOW_START/DBT_WINDOW_END (orchestration/defs/dbt_window.py); otherwise the vars
     window_start/window_end apply (defaults: all time; `--vars` works for runs by hand). -#}
 {% macro window_start() -%}
-    cast('{{ env_var("DBT_WINDOW_START", var("window_start")) }}' as {{ dbt.type_timestamp() }} with time zone)
+    cast('{{ env_var("DBT_WINDOW_START", var("window_start")) }}' as {{ type_timestamp_tz() }})
 {%- endmacro %}
 
 {% macro window_end() -%}
-    cast('{{ env_var("DBT_WINDOW_END", var("window_end")) }}' as {{ dbt.type_timestamp() }} with time zone)
+    cast('{{ env_var("DBT_WINDOW_END", var("window_end")) }}' as {{ type_timestamp_tz() }})
 {%- endmacro %}
 
 {% macro in_window(column) -%}
@@ -17,9 +17,10 @@
     period and to now, so that the all-time default window does not generate centuries of
     empty periods. Partitioned runs always pass a past window, which the clipping leaves alone. -#}
 {% macro period_spine(grain, lower_bound_sql) -%}
-    select generate_series(
-        date_trunc('{{ grain }}', greatest({{ window_start() }}, ({{ lower_bound_sql }}))),
-        least({{ window_end() }}, current_timestamp) - interval '1 microsecond',
-        interval '1 {{ grain }}'
-    ) as period_start
+    select period_start
+    from {{ time_series(
+        dbt.date_trunc(grain, 'greatest(' ~ window_start() ~ ', (' ~ lower_bound_sql ~ '))'),
+        dbt.dateadd('microsecond', -1, 'least(' ~ window_end() ~ ', current_timestamp)'),
+        grain, 'spine', 'period_start'
+    ) }}
 {%- endmacro %}

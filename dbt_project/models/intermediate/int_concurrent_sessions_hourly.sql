@@ -12,25 +12,25 @@ with segments as (
         s.account_id,
         h.hour_start,
         greatest(s.started_at, h.hour_start) as segment_start,
-        least(s.ended_at, h.hour_start + interval '1 hour') as segment_end
+        least(s.ended_at, {{ dbt.dateadd('hour', 1, 'h.hour_start') }}) as segment_end
     from {{ ref('stg_app__sessions') }} as s
-    cross join lateral generate_series(
-        date_trunc('hour', s.started_at), s.ended_at - interval '1 microsecond', interval '1 hour'
-    ) as h (hour_start)
+    cross join {{ time_series(
+        dbt.date_trunc('hour', 's.started_at'), dbt.dateadd('microsecond', -1, 's.ended_at'), 'hour', 'h', 'hour_start'
+    ) }}
     where s.started_at < {{ window_end() }}
         and s.ended_at > {{ window_start() }}
         -- sessions last at most 24 hours (longer ones are quarantined): lets the index help
-        and s.started_at >= {{ window_start() }} - interval '24 hours'
-        and h.hour_start >= date_trunc('hour', {{ window_start() }})
+        and s.started_at >= {{ dbt.dateadd('hour', -24, window_start()) }}
+        and h.hour_start >= {{ dbt.date_trunc('hour', window_start()) }}
         and h.hour_start < least({{ window_end() }}, current_timestamp)
 ),
 
 boundaries as (
-    select account_id, hour_start, segment_start as at, 1 as delta
+    select account_id, hour_start, segment_start as boundary_at, 1 as delta
     from segments
     where segment_end > segment_start
     union all
-    select account_id, hour_start, segment_end as at, -1 as delta
+    select account_id, hour_start, segment_end as boundary_at, -1 as delta
     from segments
     where segment_end > segment_start
 ),
@@ -41,7 +41,7 @@ running as (
         hour_start,
         sum(delta) over (
             partition by account_id, hour_start
-            order by at, delta
+            order by boundary_at, delta
             rows between unbounded preceding and current row
         ) as active_sessions
     from boundaries
@@ -50,6 +50,6 @@ running as (
 select
     account_id,
     hour_start,
-    max(active_sessions) as concurrent_sessions_peak
+    cast(max(active_sessions) as bigint) as concurrent_sessions_peak
 from running
 group by account_id, hour_start

@@ -20,13 +20,13 @@ account_days as (
     select a.account_id, cast(d.period_start as date) as usage_date
     from days as d
     inner join {{ ref('stg_app__accounts') }} as a
-        on a.signup_at < d.period_start + interval '1 day'
+        on a.signup_at < {{ dbt.dateadd('day', 1, 'd.period_start') }}
 ),
 
 hourly as (
     select
         account_id,
-        cast(date_trunc('day', hour_start) as date) as usage_date,
+        cast({{ dbt.date_trunc('day', 'hour_start') }} as date) as usage_date,
         cast(sum(sessions_created) as bigint) as sessions_created,
         sum(audio_minutes_processed) as audio_minutes_processed,
         cast(sum(transcriptions_completed) as bigint) as transcriptions_completed,
@@ -50,10 +50,10 @@ storage_at_day_end as (
     from (
         select
             account_id,
-            cast(date_trunc('day', hour_start) as date) as usage_date,
+            cast({{ dbt.date_trunc('day', 'hour_start') }} as date) as usage_date,
             storage_used_mb,
             row_number() over (
-                partition by account_id, date_trunc('day', hour_start) order by hour_start desc
+                partition by account_id, {{ dbt.date_trunc('day', 'hour_start') }} order by hour_start desc
             ) as reading_rank
         from {{ ref('stg_app__account_state_hourly') }}
         where {{ in_window('hour_start') }}

@@ -13,11 +13,11 @@
 with sessions_started as (
     select
         account_id,
-        date_trunc('hour', started_at) as hour_start,
-        count(*) as sessions_created,
+        {{ dbt.date_trunc('hour', 'started_at') }} as hour_start,
+        cast(count(*) as bigint) as sessions_created,
         sum(audio_minutes) as audio_minutes_processed,
-        sum(case when transcription_status = 'completed' then 1 else 0 end) as transcriptions_completed,
-        sum(case when transcription_status = 'failed' then 1 else 0 end) as transcriptions_failed
+        cast(sum(case when transcription_status = 'completed' then 1 else 0 end) as bigint) as transcriptions_completed,
+        cast(sum(case when transcription_status = 'failed' then 1 else 0 end) as bigint) as transcriptions_failed
     from {{ ref('stg_app__sessions') }}
     where {{ in_window('started_at') }}
     group by 1, 2
@@ -26,15 +26,15 @@ with sessions_started as (
 events as (
     select
         account_id,
-        date_trunc('hour', occurred_at) as hour_start,
-        sum(case when event_type = 'export' then quantity else 0 end) as exports_generated,
-        sum(case when event_type = 'export' and export_format = 'csv' then quantity else 0 end) as exports_csv,
-        sum(case when event_type = 'export' and export_format = 'pdf' then quantity else 0 end) as exports_pdf,
-        sum(case when event_type = 'export' and export_format = 'xlsx' then quantity else 0 end) as exports_xlsx,
-        sum(case when event_type = 'export' and export_format = 'txt' then quantity else 0 end) as exports_txt,
-        sum(case when event_type = 'api_call' then quantity else 0 end) as api_calls,
-        sum(case when event_type = 'share_link_created' then quantity else 0 end) as share_links_created,
-        sum(case when event_type = 'share_link_accessed' then quantity else 0 end) as share_links_accessed
+        {{ dbt.date_trunc('hour', 'occurred_at') }} as hour_start,
+        cast(sum(case when event_type = 'export' then quantity else 0 end) as bigint) as exports_generated,
+        cast(sum(case when event_type = 'export' and export_format = 'csv' then quantity else 0 end) as bigint) as exports_csv,
+        cast(sum(case when event_type = 'export' and export_format = 'pdf' then quantity else 0 end) as bigint) as exports_pdf,
+        cast(sum(case when event_type = 'export' and export_format = 'xlsx' then quantity else 0 end) as bigint) as exports_xlsx,
+        cast(sum(case when event_type = 'export' and export_format = 'txt' then quantity else 0 end) as bigint) as exports_txt,
+        cast(sum(case when event_type = 'api_call' then quantity else 0 end) as bigint) as api_calls,
+        cast(sum(case when event_type = 'share_link_created' then quantity else 0 end) as bigint) as share_links_created,
+        cast(sum(case when event_type = 'share_link_accessed' then quantity else 0 end) as bigint) as share_links_accessed
     from {{ ref('stg_app__usage_events') }}
     where {{ in_window('occurred_at') }}
     group by 1, 2

@@ -13,9 +13,9 @@
 with daily as (
     select
         *,
-        cast(date_trunc('month', usage_date) as date) as usage_month,
+        cast({{ dbt.date_trunc('month', 'usage_date') }} as date) as usage_month,
         row_number() over (
-            partition by account_id, date_trunc('month', usage_date)
+            partition by account_id, {{ dbt.date_trunc('month', 'usage_date') }}
             order by case when storage_used_mb is null then 1 else 0 end, usage_date desc
         ) as storage_rank
     from {{ ref('fct_usage_daily') }}
