@@ -10,24 +10,26 @@
     reading, a session start or a usage event). Months after it are not reported; the month
     that contains it is reported but flagged incomplete. -#}
 {% macro customers_data_horizon() -%}
-    (select greatest(
-        (select max(hour_start) from {{ ref('stg_app__account_state_hourly') }}),
-        (select date_trunc('hour', max(started_at)) from {{ ref('stg_app__sessions') }}),
-        (select date_trunc('hour', max(occurred_at)) from {{ ref('stg_app__usage_events') }})
-    ) + interval '1 hour')
+    {%- set newest_hour_start -%}
+        greatest(
+            (select max(hour_start) from {{ ref('stg_app__account_state_hourly') }}),
+            (select {{ dbt.date_trunc('hour', 'max(started_at)') }} from {{ ref('stg_app__sessions') }}),
+            (select {{ dbt.date_trunc('hour', 'max(occurred_at)') }} from {{ ref('stg_app__usage_events') }})
+        )
+    {%- endset -%}
+    (select {{ dbt.dateadd('hour', 1, newest_hour_start) }})
 {%- endmacro %}
 
 {#- Calendar months (UTC) from the first signup's month to the month holding the data horizon. -#}
 {% macro customers_month_spine() -%}
+    {%- set first_month -%}
+        (select {{ dbt.date_trunc('month', 'min(signup_at)') }} from {{ ref('stg_app__accounts') }})
+    {%- endset -%}
     select
         cast(m as date) as month_start,
-        cast(m + interval '1 month' as date) as next_month_start,
-        m + interval '1 month' <= {{ customers_data_horizon() }} as is_complete_month
-    from generate_series(
-        (select date_trunc('month', min(signup_at)) from {{ ref('stg_app__accounts') }}),
-        {{ customers_data_horizon() }} - interval '1 microsecond',
-        interval '1 month'
-    ) as m
+        cast({{ dbt.dateadd('month', 1, 'm') }} as date) as next_month_start,
+        {{ dbt.dateadd('month', 1, 'm') }} <= {{ customers_data_horizon() }} as is_complete_month
+    from {{ time_series(first_month, dbt.dateadd('microsecond', -1, customers_data_horizon()), 'month', 'spine', 'm') }}
 {%- endmacro %}
 
 {#- Activity per account and UTC day, from the daily-partitioned int_account_activity_days (raw
@@ -42,7 +44,7 @@
     (select account_id, activity_date, first_session_at from {{ ref('int_account_activity_days') }})
     {%- else -%}
     (select cast(null as bigint) as account_id, cast(null as date) as activity_date,
-            cast(null as timestamp with time zone) as first_session_at
+            cast(null as {{ type_timestamp_tz() }}) as first_session_at
      where false)
     {%- endif -%}
 {%- endmacro %}
