@@ -1,13 +1,15 @@
-"""A report's input dataset: its named tables for one period, read from marts/ml with SQL.
+"""A report's input dataset: its named tables for one period, read from its dbt input models.
 
-The one exception is the account's name, which greets the account's own owner: it is personal
-data (often the owner's name), so it is read from the private intermediate.int_account_names,
-which the BI role cannot read.
+Every rule that makes a number lives in the models (dbt_project/models/reports, views over the
+marts and ml tables, covering all periods); this module only reads the rows whose `period_start`
+falls in the half-open period, in `(period_start, row_in_period)` order, and drops those two
+columns. The account's name, which greets the account's own owner, is personal data: it comes
+from the private intermediate.int_account_names, through a view in `report_inputs`, a schema the
+BI role cannot read.
 
-Queries live in reports/sql/<report>/<table>.sql (or sql/shared/) and receive the half-open
-window as `%(period_start)s` / `%(period_end)s`. Types are normalised here once, so every
-consumer (expectations, renderers, the data hash) sees the same frame: PostgreSQL numerics as
-float, integer columns with NULLs as nullable Int64, dates as `datetime.date`.
+Types are normalised here once, so every consumer (expectations, renderers, the data hash) sees
+the same frame: PostgreSQL numerics as float, integer columns with NULLs as nullable Int64, dates
+as `datetime.date`.
 
 For per-account reports the first input lists the audience (one row per account); every other
 table is restricted to those accounts, so a file never carries another account's rows.
@@ -21,10 +23,15 @@ from decimal import Decimal
 
 import pandas as pd
 import psycopg
+from psycopg import sql
 
+from orchestration.defs.pools import dbt_pool, warehouse_lock
 from orchestration.warehouse.connection import connect
 from orchestration.warehouse.frames import query_frame
 from reports.catalogue import ReportSpec
+from reports.lineage import REPORT_INPUTS_SCHEMA
+
+PERIOD_COLUMNS = ["period_start", "row_in_period"]
 
 
 def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -42,19 +49,34 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def read_table(conn: psycopg.Connection, query: str, period_start: date, period_end: date) -> pd.DataFrame:
-    return _normalise(query_frame(conn, query, {"period_start": period_start, "period_end": period_end}))
+def read_input(conn: psycopg.Connection, model: str, period_start: date, period_end: date) -> pd.DataFrame:
+    """One input model's rows for `[period_start, period_end)`, in its own row order."""
+    query = sql.SQL("SELECT * FROM {} WHERE period_start >= %(period_start)s AND period_start < %(period_end)s "
+                    "ORDER BY period_start, row_in_period").format(sql.Identifier(REPORT_INPUTS_SCHEMA, model))
+    frame = query_frame(conn, query, {"period_start": period_start, "period_end": period_end})
+    return _normalise(frame.drop(columns=PERIOD_COLUMNS).reset_index(drop=True))
 
 
 def load_dataset(url: str, spec: ReportSpec, period_start: date, period_end: date) -> dict[str, pd.DataFrame]:
-    """The spec's input tables for `[period_start, period_end)`, read in one consistent snapshot."""
+    """The spec's input tables for `[period_start, period_end)`, read in one consistent snapshot.
+
+    The input views read tables the foundation dbt run replaces, and dbt-postgres drops a replaced
+    table with CASCADE, its views with it, until the same run recreates them. That run holds its
+    pool's warehouse lock (orchestration/defs/pools.py) throughout, so the dataset is read while
+    holding it too: between two runs, never in the middle of one.
+    """
     if period_start >= period_end:
         raise ValueError(f"report {spec.id}: period start {period_start} is not before its end {period_end}")
     tables: dict[str, pd.DataFrame] = {}
-    with connect(url) as conn:
+    with warehouse_lock(url, dbt_pool("foundation")), connect(url) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        for name in spec.inputs:
-            tables[name] = read_table(conn, spec.sql_path(name).read_text(), period_start, period_end)
+        for name, model in zip(spec.inputs, spec.input_models, strict=True):
+            try:
+                tables[name] = read_input(conn, model, period_start, period_end)
+            except psycopg.errors.UndefinedTable as exc:
+                raise LookupError(f"report {spec.id}: its input model {REPORT_INPUTS_SCHEMA}.{model} does not exist "
+                                  "in the warehouse; dbt builds it with the unpartitioned models (dimensions_job)"
+                                  ) from exc
     if spec.audience == "account":
         audience = tables[spec.inputs[0]]
         for name, frame in tables.items():

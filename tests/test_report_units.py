@@ -56,13 +56,15 @@ def test_the_catalogue_declares_the_six_reports():
     ({"id": "Bad Id"}, "id must match"),
     ({"id": "x", "title": "X", "audience": "everyone"}, "report 'x': audience"),
     ({"id": "x", "title": "X", "audience": "internal", "schedule": "daily", "formats": ["pdf", "docx"],
-      "inputs": ["signups"], "recipients": ["a@example.org"]}, "unknown formats ['docx']"),
+      "inputs": ["rpt_shared__signups"], "recipients": ["a@example.org"]}, "unknown formats ['docx']"),
     ({"id": "x", "title": "X", "audience": "internal", "schedule": "daily", "formats": ["pdf"],
-      "inputs": ["no_such_table"], "recipients": ["a@example.org"]}, "input 'no_such_table' has no query"),
+      "inputs": ["rpt_x__no_such_table"], "recipients": ["a@example.org"]},
+     "input 'rpt_x__no_such_table' has no dbt model"),
     ({"id": "x", "title": "X", "audience": "internal", "schedule": "daily", "formats": ["pdf"],
-      "inputs": ["signups"]}, "needs recipients"),
+      "inputs": ["rpt_shared__signups"]}, "needs recipients"),
     ({"id": "x", "title": "X", "audience": "internal", "schedule": "daily", "formats": ["pdf"],
-      "inputs": ["signups"], "recipients": ["a@example.org"], "colour": "red"}, "unknown fields ['colour']"),
+      "inputs": ["rpt_shared__signups"], "recipients": ["a@example.org"], "colour": "red"},
+     "unknown fields ['colour']"),
 ])
 def test_a_bad_catalogue_entry_is_named(entry, message):
     with pytest.raises(CatalogueError, match=re.escape(message)):

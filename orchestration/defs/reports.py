@@ -1,9 +1,11 @@
 """Report assets and schedules, generated from the catalogue (reports/catalogue.yaml).
 
 Per report, two assets in group `reports`, partitioned by the report's period:
-- `reports/<id>_input`: the period's dataset read from marts/ml (dict of DataFrames, stored by
-  the IO manager), with row counts and a data hash as metadata. Delivery's blocking expectation
-  checks attach here, so a bad dataset stops the run before anything is rendered or sent.
+- `reports/<id>_input`: the period's dataset read from the report's input models (dbt views
+  `report_inputs/rpt_<id>__<table>`, which depend on the marts and ml tables they read), as a dict
+  of DataFrames stored by the IO manager, with row counts and a data hash as metadata. Delivery's
+  blocking expectation checks attach here, so a bad dataset stops the run before anything is
+  rendered or sent.
 - `reports/<id>`: renders every format, replaces `ARTIFACTS_DIR/<id>/<period>/` and the
   period's rows in reports.report_artifacts, and logs the run in reports.report_runs.
 One job per period kind runs every report of that kind (and whatever the catalogue's assets
@@ -22,6 +24,7 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.settings import get_settings
 from reports.catalogue import ReportSpec, load_catalogue
 from reports.datasets import data_hash, load_dataset, row_counts
+from reports.lineage import input_relations
 from reports.periods import period_for
 from reports.publish import publish_report
 
@@ -44,16 +47,25 @@ def report_partitions(spec: ReportSpec) -> dg.PartitionsDefinition:
 
 
 def _upstream_keys(spec: ReportSpec) -> list[dg.AssetKey]:
+    """The marts and ml tables the report's input models read (their dbt lineage)."""
     return [dg.AssetKey(key.split("/")) for key in spec.upstream]
 
 
-def upstream_partitions(context: dg.AssetExecutionContext, spec: ReportSpec) -> dict[str, str | None]:
+def input_model_keys(spec: ReportSpec) -> list[dg.AssetKey]:
+    """The report's input models, dbt assets like the marts under them."""
+    return [dg.AssetKey(key.split("/")) for key in input_relations(spec.input_models)]
+
+
+# The time-partitioned assets a report may read (dbt's rollups); everything else it reads is unpartitioned.
+_PARTITIONED_UPSTREAM = {key: a.partitions_def for a in (dbt_hourly_models, dbt_daily_models, dbt_monthly_models)
+                         for key in a.keys}
+
+
+def upstream_partitions(window: dg.TimeWindow, spec: ReportSpec) -> dict[str, str | None]:
     """Each upstream asset with the partition range the period covers (None: unpartitioned)."""
-    window = context.partition_time_window
-    graph = context.job_def.asset_layer.asset_graph  # includes upstream assets outside the job
     found: dict[str, str | None] = {}
     for key in _upstream_keys(spec):
-        partitions = graph.get(key).partitions_def if graph.has(key) else None
+        partitions = _PARTITIONED_UPSTREAM.get(key)
         if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
             keys = partitions.get_partition_keys_in_time_window(window)
             found[key.to_user_string()] = f"{keys[0]}..{keys[-1]}" if keys else ""
@@ -69,9 +81,10 @@ def build_report_assets(spec: ReportSpec) -> list[dg.AssetsDefinition]:
         key=report_input_key(spec.id),
         group_name=GROUP,
         partitions_def=partitions,
-        deps=_upstream_keys(spec),
+        deps=input_model_keys(spec),
         kinds={"python", "postgres"},
-        description=f"{spec.title}: the period's input dataset ({', '.join(spec.inputs)}) read from marts/ml.",
+        description=f"{spec.title}: the period's input dataset ({', '.join(spec.inputs)}) read from its dbt "
+                    "input models.",
     )
     def report_input(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.Output:
         period = period_for(spec.schedule, context.partition_key)
@@ -98,8 +111,8 @@ def build_report_assets(spec: ReportSpec) -> list[dg.AssetsDefinition]:
         period = period_for(spec.schedule, context.partition_key)
         settings = get_settings()
         result = publish_report(warehouse.url, spec, period, dataset, settings.artifacts_dir,
-                                upstream_partitions(context, spec), dagster_run_id=context.run.run_id,
-                                workers=settings.report_render_workers)
+                                upstream_partitions(context.partition_time_window, spec),
+                                dagster_run_id=context.run.run_id, workers=settings.report_render_workers)
         context.log.info("%s %s: %s files, %s documents (%s with no data) in %s", spec.id, period.key,
                          len(result.artifacts), result.documents, result.empty_documents, result.folder)
         return dg.MaterializeResult(metadata={
@@ -135,12 +148,9 @@ report_jobs = {
     if any(s.schedule == kind for s in catalogue.values())
 }
 
-# The time-partitioned assets a report may read (dbt's rollups), whose partitions its schedule waits for.
-_PARTITIONED_UPSTREAM = {key: a.partitions_def for a in (dbt_hourly_models, dbt_daily_models, dbt_monthly_models)
-                         for key in a.keys}
-
 
 def _partitioned_upstream(kind: str) -> dict[dg.AssetKey, dg.TimeWindowPartitionsDefinition]:
+    """The time-partitioned tables the kind's reports read, whose partitions its schedule waits for."""
     keys = {key for spec in catalogue.values() if spec.schedule == kind for key in _upstream_keys(spec)}
     return {key: partitions for key, partitions in _PARTITIONED_UPSTREAM.items() if key in keys}
 

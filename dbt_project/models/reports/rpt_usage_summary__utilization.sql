@@ -1,5 +1,7 @@
--- The month's usage against the limits of the plan in force at its end (NULL limit = unlimited).
+-- Each month's usage against the limits of the plan in force at its end (NULL limit = unlimited).
 select
+    usage_month as period_start,
+    row_number() over (partition by usage_month order by account_id) as row_in_period,
     account_id,
     limit_audio_minutes,
     limit_sessions,
@@ -11,6 +13,4 @@ select
     storage_utilization_pct,
     max_utilization_pct,
     is_near_limit
-from marts.fct_plan_utilization_monthly
-where usage_month = %(period_start)s
-order by account_id
+from {{ ref('fct_plan_utilization_monthly') }}

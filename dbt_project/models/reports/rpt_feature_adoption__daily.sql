@@ -1,5 +1,7 @@
--- Exports by format and share links per day of the month (platform totals).
+-- Exports by format and share links per day (platform totals).
 select
+    usage_date as period_start,
+    row_number() over (partition by usage_date order by usage_date) as row_in_period,
     usage_date,
     sum(exports_csv) as exports_csv,
     sum(exports_pdf) as exports_pdf,
@@ -7,8 +9,5 @@ select
     sum(exports_txt) as exports_txt,
     sum(share_links_created) as share_links_created,
     sum(share_links_accessed) as share_links_accessed
-from marts.fct_usage_daily
-where usage_date >= %(period_start)s
-  and usage_date < %(period_end)s
+from {{ ref('fct_usage_daily') }}
 group by usage_date
-order by usage_date

@@ -1,11 +1,14 @@
 -- Platform totals per day: accounts signed up, accounts active (any session or usage event) and
 -- usage by metric.
 select
+    usage_date as period_start,
+    row_number() over (partition by usage_date order by usage_date) as row_in_period,
     usage_date,
     count(*) as accounts,
-    count(*) filter (
-        where sessions_created + exports_generated + api_calls + share_links_created + share_links_accessed > 0
-    ) as active_accounts,
+    sum(case
+        when sessions_created + exports_generated + api_calls + share_links_created + share_links_accessed > 0
+            then 1 else 0
+    end) as active_accounts,
     sum(sessions_created) as sessions_created,
     sum(audio_minutes_processed) as audio_minutes_processed,
     sum(transcriptions_completed) as transcriptions_completed,
@@ -14,8 +17,5 @@ select
     sum(api_calls) as api_calls,
     sum(share_links_created) as share_links_created,
     sum(share_links_accessed) as share_links_accessed
-from marts.fct_usage_daily
-where usage_date >= %(period_start)s
-  and usage_date < %(period_end)s
+from {{ ref('fct_usage_daily') }}
 group by usage_date
-order by usage_date

@@ -1,4 +1,4 @@
--- Invoiced revenue (fct_revenue_monthly) against modeled revenue, per plan, for the month.
+-- Each month's invoiced revenue (fct_revenue_monthly) against modeled revenue, per plan.
 -- Modeled = MRR at the month's end on the plan in force then (fct_mrr_monthly) + the overage the
 -- previous month's usage implies (fct_usage_overage_monthly, the one home of the overage rule;
 -- trials and the free plan owe none), since renewals bill last month's overage.
@@ -6,46 +6,50 @@
 -- anniversaries make the two differ; every plan with a difference is listed.
 with invoiced as (
     select
+        revenue_month as period_start,
         plan_id,
-        string_agg(distinct currency, ',') as currencies,
+        {{ dbt.listagg('distinct currency', "','") }} as currencies,
         sum(invoices) as invoices,
         sum(subscription_revenue) as invoiced_subscription,
         sum(overage_revenue) as invoiced_overage,
         sum(total_revenue) as invoiced_total
-    from marts.fct_revenue_monthly
-    where revenue_month = %(period_start)s
-    group by plan_id
+    from {{ ref('fct_revenue_monthly') }}
+    group by revenue_month, plan_id
 ),
 
 modeled_mrr as (
     select
+        m.mrr_month as period_start,
         coalesce(u.plan_id, 'unknown') as plan_id,
-        count(*) filter (where m.mrr > 0) as paying_accounts,
+        sum(case when m.mrr > 0 then 1 else 0 end) as paying_accounts,
         sum(m.mrr) as modeled_mrr
-    from marts.fct_mrr_monthly as m
-    left join marts.fct_plan_utilization_monthly as u
+    from {{ ref('fct_mrr_monthly') }} as m
+    left join {{ ref('fct_plan_utilization_monthly') }} as u
         on u.account_id = m.account_id and u.usage_month = m.mrr_month
-    where m.mrr_month = %(period_start)s
-    group by 1
+    group by m.mrr_month, coalesce(u.plan_id, 'unknown')
 ),
 
 modeled_overage as (
-    select plan_id, sum(overage_cost) as modeled_overage
-    from marts.fct_usage_overage_monthly
-    where usage_month = cast(%(period_start)s as date) - interval '1 month'
-      and is_billable
-    group by plan_id
+    select
+        cast({{ dbt.dateadd('month', 1, 'usage_month') }} as date) as period_start,
+        plan_id,
+        sum(overage_cost) as modeled_overage
+    from {{ ref('fct_usage_overage_monthly') }}
+    where is_billable
+    group by usage_month, plan_id
 ),
 
 plans as (
-    select plan_id from invoiced
+    select period_start, plan_id from invoiced
     union
-    select plan_id from modeled_mrr
+    select period_start, plan_id from modeled_mrr
     union
-    select plan_id from modeled_overage
+    select period_start, plan_id from modeled_overage
 )
 
 select
+    pl.period_start,
+    row_number() over (partition by pl.period_start order by pl.plan_id) as row_in_period,
     pl.plan_id,
     i.currencies,
     coalesce(i.invoices, 0) as invoices,
@@ -59,8 +63,7 @@ select
     coalesce(i.invoiced_total, 0) - coalesce(m.modeled_mrr, 0) - coalesce(o.modeled_overage, 0)
         as difference
 from plans as pl
-left join invoiced as i on i.plan_id = pl.plan_id
-left join modeled_mrr as m on m.plan_id = pl.plan_id
-left join modeled_overage as o on o.plan_id = pl.plan_id
+left join invoiced as i on i.period_start = pl.period_start and i.plan_id = pl.plan_id
+left join modeled_mrr as m on m.period_start = pl.period_start and m.plan_id = pl.plan_id
+left join modeled_overage as o on o.period_start = pl.period_start and o.plan_id = pl.plan_id
 where coalesce(i.invoices, 0) > 0 or coalesce(m.modeled_mrr, 0) <> 0 or coalesce(o.modeled_overage, 0) <> 0
-order by pl.plan_id
