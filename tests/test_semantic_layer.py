@@ -7,15 +7,18 @@ test_revenue_marts.py: every MRR movement kind occurs) and the layers run over t
 accounts and subscriptions are extracted cumulatively, so the signup and MRR marts hold the whole
 history (MRR from 2025, complete months through February 2026), the usage marts the run's days.
 
-mf runs as its own process, as an analyst runs it (docs/bi.md), offline: its start-up check for a
-newer release on PyPI is pointed at a closed local port, and it carries on without it.
+mf runs as its own process, as an analyst runs it (docs/bi.md), in a parsed copy of the dbt project
+(SemanticProject), offline: its start-up check for a newer release on PyPI is pointed at a closed
+local port, and it carries on without it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -66,33 +69,49 @@ def built(warehouse_url: str, dagster_instance) -> str:
     return warehouse_url
 
 
-def run_in_project(url: str, command: list[str]) -> subprocess.CompletedProcess:
-    """A dbt or mf command in the dbt project on the test database, with no network access for mf's update check."""
-    offline = "http://127.0.0.1:9"  # the discard port: nothing listens, the request fails at once
-    env = {**os.environ, **dbt_env(url), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
-           "HTTPS_PROXY": offline, "HTTP_PROXY": offline}
-    result = subprocess.run(command, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, (command, result.stdout[-3000:], result.stderr[-3000:])
-    return result
+@dataclass(frozen=True)
+class SemanticProject:
+    """A private copy of the dbt project, parsed for the test database, where `mf` runs.
+
+    mf reads `<project>/target/semantic_manifest.json`, which names the database the parse was
+    configured for; a parse in the shared project by another test session (on another database)
+    would swap it under our feet, so this module parses and queries in a copy of its own.
+    """
+
+    url: str
+    project_dir: Path
+
+    def run(self, command: list[str]) -> subprocess.CompletedProcess:
+        """dbt or mf in the project on the test database; mf's PyPI update check gets no network."""
+        offline = "http://127.0.0.1:9"  # the discard port: nothing listens, the request fails at once
+        env = {**os.environ, **dbt_env(self.url), "DBT_PROFILES_DIR": str(self.project_dir),
+               "DBT_PROJECT_DIR": str(self.project_dir), "HTTPS_PROXY": offline, "HTTP_PROXY": offline}
+        result = subprocess.run(command, cwd=self.project_dir, env=env, capture_output=True, text=True,
+                                timeout=600)
+        assert result.returncode == 0, (command, result.stdout[-3000:], result.stderr[-3000:])
+        return result
+
+    def query(self, tmp_path: Path, metrics: list[str], group_by: list[str]) -> pd.DataFrame:
+        out = tmp_path / f"{'_'.join(metrics)[:60]}.csv"
+        self.run([str(BIN / "mf"), "query", "--metrics", ",".join(metrics), "--group-by", ",".join(group_by),
+                  "--csv", str(out)])
+        return pd.read_csv(out)
 
 
 @pytest.fixture(scope="module")
-def semantic(built: str) -> str:
-    """mf reads target/semantic_manifest.json, which `dbt parse` writes (Dagster's parse does not keep it)."""
-    run_in_project(built, [str(BIN / "dbt"), "parse", "--quiet"])
-    return built
-
-
-def query(url: str, tmp_path: Path, metrics: list[str], group_by: list[str]) -> pd.DataFrame:
-    out = tmp_path / f"{'_'.join(metrics)[:60]}.csv"
-    run_in_project(url, [str(BIN / "mf"), "query", "--metrics", ",".join(metrics),
-                         "--group-by", ",".join(group_by), "--csv", str(out)])
-    return pd.read_csv(out)
+def semantic(built: str, tmp_path_factory: pytest.TempPathFactory) -> SemanticProject:
+    """The project copied without its target and logs, then `dbt parse`d: mf's semantic manifest
+    (Dagster's own parse does not keep one)."""
+    project_dir = tmp_path_factory.mktemp("semantic") / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project_dir, ignore=shutil.ignore_patterns("target", "logs"))
+    project = SemanticProject(built, project_dir)
+    project.run([str(BIN / "dbt"), "parse", "--quiet"])
+    return project
 
 
 def test_validate_configs_passes_against_the_warehouse(semantic):
     """Semantic rules, then every semantic model, dimension, entity, measure and metric queried in the warehouse."""
-    result = run_in_project(semantic, [str(BIN / "mf"), "validate-configs"])
+    result = semantic.run([str(BIN / "mf"), "validate-configs"])
     assert "ERRORS: 0," in result.stdout and "against data warehouse (ERRORS: 0," in result.stdout, result.stdout
     assert "ERROR:" not in result.stdout, result.stdout
 
@@ -100,7 +119,7 @@ def test_validate_configs_passes_against_the_warehouse(semantic):
 def test_mrr_bridge_by_month_equals_the_mart(semantic, db, tmp_path):
     mart = read(db, "SELECT * FROM marts.fct_mrr_summary_monthly ORDER BY mrr_month")
     assert len(mart) > 3 and (mart.reactivation_mrr > 0).any()
-    got = query(semantic, tmp_path, list(BRIDGE), ["metric_time__month"])
+    got = semantic.query(tmp_path, list(BRIDGE), ["metric_time__month"])
     got["mrr_month"] = pd.to_datetime(got.metric_time__month).dt.date
     merged = mart.merge(got, on="mrr_month", how="outer", suffixes=("_mart", ""), indicator=True)
     assert (merged._merge == "both").all(), merged[["mrr_month", "_merge"]]
@@ -116,7 +135,7 @@ def test_mrr_by_user_type_joins_the_account_dimension(semantic, db, tmp_path):
         SELECT m.mrr_month, a.user_type, sum(m.mrr) AS mrr
         FROM marts.fct_mrr_monthly m JOIN marts.dim_accounts a USING (account_id)
         GROUP BY 1, 2""")
-    got = query(semantic, tmp_path, ["mrr"], ["metric_time__month", "account__user_type"])
+    got = semantic.query(tmp_path, ["mrr"], ["metric_time__month", "account__user_type"])
     got["mrr_month"] = pd.to_datetime(got.metric_time__month).dt.date
     merged = expected.merge(got.rename(columns={"account__user_type": "user_type"}),
                             on=["mrr_month", "user_type"], suffixes=("_mart", ""))
@@ -127,7 +146,7 @@ def test_mrr_by_user_type_joins_the_account_dimension(semantic, db, tmp_path):
 def test_a_quarter_reads_balances_at_its_ends_and_sums_movements(semantic, db, tmp_path):
     mart = read(db, "SELECT * FROM marts.fct_mrr_summary_monthly ORDER BY mrr_month")
     mart["quarter"] = pd.to_datetime(mart.mrr_month).dt.to_period("Q").dt.start_time.dt.date
-    got = query(semantic, tmp_path, ["starting_mrr", "net_new_mrr", "mrr"], ["metric_time__quarter"])
+    got = semantic.query(tmp_path, ["starting_mrr", "net_new_mrr", "mrr"], ["metric_time__quarter"])
     got["quarter"] = pd.to_datetime(got.metric_time__quarter).dt.date
     quarters = mart.groupby("quarter").agg(starting=("starting_mrr", "first"), ending=("ending_mrr", "last"))
     merged = quarters.merge(got, left_index=True, right_on="quarter")
@@ -139,7 +158,7 @@ def test_a_quarter_reads_balances_at_its_ends_and_sums_movements(semantic, db, t
 
 def test_signups_by_day_equal_the_mart(semantic, db, tmp_path):
     mart = read(db, "SELECT signup_date, sum(signups) AS signups FROM marts.fct_signups_daily GROUP BY 1")
-    got = query(semantic, tmp_path, ["signups"], ["metric_time__day"])
+    got = semantic.query(tmp_path, ["signups"], ["metric_time__day"])
     got["signup_date"] = pd.to_datetime(got.metric_time__day).dt.date
     merged = mart.merge(got, on="signup_date", how="outer", suffixes=("_mart", ""), indicator=True)
     assert (merged._merge == "both").all() and len(merged) > 0
@@ -152,7 +171,7 @@ def test_usage_metrics_and_active_accounts_by_day_equal_the_mart(semantic, db, t
                count(*) FILTER (WHERE sessions_created + exports_generated + api_calls
                                       + share_links_created + share_links_accessed > 0) AS active_accounts
         FROM marts.fct_usage_daily GROUP BY 1""")
-    got = query(semantic, tmp_path, [*USAGE_METRICS, "active_accounts"], ["metric_time__day"])
+    got = semantic.query(tmp_path, [*USAGE_METRICS, "active_accounts"], ["metric_time__day"])
     got["usage_date"] = pd.to_datetime(got.metric_time__day).dt.date
     merged = mart.merge(got, on="usage_date", how="outer", suffixes=("_mart", ""), indicator=True)
     assert (merged._merge == "both").all() and len(merged) >= 3
@@ -166,7 +185,7 @@ def test_monthly_active_accounts_count_each_account_once(semantic, db, tmp_path)
         SELECT usage_month, count(*) AS active_accounts FROM marts.fct_usage_monthly
         WHERE sessions_created + exports_generated + api_calls + share_links_created + share_links_accessed > 0
         GROUP BY 1""")
-    got = query(semantic, tmp_path, ["active_accounts"], ["metric_time__month"])
+    got = semantic.query(tmp_path, ["active_accounts"], ["metric_time__month"])
     got["usage_month"] = pd.to_datetime(got.metric_time__month).dt.date
     merged = mart.merge(got, on="usage_month", suffixes=("_mart", ""))
     assert len(merged) == len(mart) > 0  # the complete months the monthly layer built
