@@ -65,7 +65,7 @@ def test_movements_that_do_not_add_up_to_the_bridge_name_the_expectation_and_the
 
 def test_the_bridge_closing_is_the_marts_invariant_not_the_reports():
     # The report reads fct_mrr_summary_monthly as it is; the dbt test assert_mrr_bridge_reconciles
-    # guards its closing (tests/test_revenue_marts.py), so the report suite does not check it again.
+    # guards its closing (tests/test_mrr_bridge_home.py), so the report suite does not check it again.
     dataset = revenue_dataset()
     dataset["mrr_bridge"].loc[1, "ending_mrr"] = 160.0
     assert validate_report_input("monthly_revenue", dataset, MARCH).success
@@ -241,7 +241,9 @@ def test_warehouse_suites_pass_on_the_marts_and_name_broken_rows_without_persona
     assert f"account_id={account}" in accounts.description and "owner_email_is_valid=False" in accounts.description
     assert "nowhere" not in accounts.description and email not in accounts.description
     mrr = evaluations["marts/fct_mrr_monthly"]
-    assert f"account_id={row[0]}" in mrr.description and "movement_consistent" in mrr.description
+    # a 'new' row relabelled 'expansion': an expansion needs MRR the month before
+    assert f"account_id={row[0]}" in mrr.description
+    assert "marts.fct_mrr_monthly:expansion.previous_mrr" in mrr.description
     assert evaluations["marts/fct_revenue_monthly"].passed
     subjects = sorted(m["Subject"] for _, m in smtp.messages)
     assert subjects == ["[usage-analytics] Expectations failed on marts.fct_mrr_monthly",
