@@ -144,7 +144,8 @@ def build_insights(daily: pd.DataFrame, utilization: pd.DataFrame, plans: pd.Dat
 
     `daily`: fct_usage_daily (account_id, usage_date, audio_minutes_processed, ...).
     `utilization`: fct_plan_utilization_monthly (account_id, usage_month, plan_id, is_trial,
-    max_utilization_pct and the four usage columns). `plans`: dim_plans.
+    max_utilization_pct and the four usage columns). `plans`: dim_plans `with_pricing` (the dbt
+    price list; orchestration.ml.limits).
     `projections`: the output of orchestration.ml.limits.project_limits.
     """
     if projections.empty:
