@@ -60,7 +60,7 @@ class ReportSpec:
     @property
     def upstream(self) -> tuple[str, ...]:
         """Asset keys ("schema/table") of the marts and ml tables the input models read, from dbt's manifest."""
-        from reports.lineage import upstream_of  # reads the dbt manifest, parsing the project when stale
+        from reports.lineage import upstream_of  # reads the dbt manifest
 
         return upstream_of(self.input_models)
 

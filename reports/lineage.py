@@ -18,8 +18,12 @@ REPORT_INPUTS_SCHEMA = "report_inputs"  # dbt_project.yml, models/reports: +sche
 
 @functools.cache
 def dbt_manifest() -> dict:
-    from orchestration.defs.dbt_models import dbt_project  # parses the dbt project when stale
+    """The manifest the Dagster definitions are built from (prepared by the entry points, `make manifest`)."""
+    from orchestration.dbt_project import dbt_project
 
+    if not dbt_project.manifest_path.exists():
+        raise FileNotFoundError(f"dbt manifest {dbt_project.manifest_path} not found: parse the dbt project first "
+                                "with `make manifest` (python -m orchestration.dbt_project)")
     return json.loads(dbt_project.manifest_path.read_text())
 
 
