@@ -343,6 +343,8 @@ def test_plan_cost_and_the_dbt_overage_mart_agree_with_the_catalogue(built, db):
     plans = with_pricing(*(_table_sql(db, sql) for sql in (PLANS_SQL, PRICES_SQL, RATES_SQL)))
     by_plan = {p["plan_id"]: p for p in plans.to_dict("records")}
     catalogue = _table_sql(db, "SELECT * FROM app.plans").set_index("plan_id")
+    annual = _table_sql(db, "SELECT plan_id, annual_price_per_month FROM marts.dim_plans").set_index("plan_id")
+    assert (annual.annual_price_per_month == (catalogue.annual_price / 12).round(2).reindex(annual.index)).all()
     rows = _table_sql(db, """
         SELECT o.account_id, o.usage_month, o.plan_id, o.is_billable, o.overage_cost, u.is_trial,
                u.audio_minutes_processed, u.sessions_created, u.exports_generated, u.storage_used_mb
