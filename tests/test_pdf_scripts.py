@@ -25,9 +25,11 @@ from pypdf import PdfReader
 
 from reports.builders.usage import build_usage_summary
 from reports.catalogue import load_catalogue
+from reports.charts import bar_chart
+from reports.document import Chart, Document, Metric
 from reports.fonts import FAMILY_PREFIX, characters_of, faces_for, font_faces
 from reports.periods import period_for
-from reports.render_pdf import html_to_pdf, render_pdf
+from reports.render_pdf import html_to_pdf, render_html, render_pdf
 
 NAMES = {
     "Latin": "Façade Études GmbH",
@@ -178,3 +180,15 @@ def test_only_the_faces_a_text_needs_are_registered():
     families = [f.family for f in faces_for(ACCOUNT_NAME)]
     assert families.count(f"{FAMILY_PREFIX}Noto Sans CJK JP") == 2  # regular and bold
     assert {f"{FAMILY_PREFIX}Noto Sans Arabic", f"{FAMILY_PREFIX}Noto Sans Hebrew"} <= set(families)
+
+
+def test_a_chart_label_gets_its_font_though_only_the_chart_has_it():
+    """A chart is an SVG image that the HTML holds base64-encoded: its text still decides which
+    faces are registered, so a label in a script no other text of the document uses gets real glyphs."""
+    label = "東京"
+    document = Document("usage_summary", "Sessions by city", "February 2026", "2026-02-01", None, None,
+                        summary=[Metric("Sessions", 3, "integer")],
+                        charts=[Chart("Sessions by city", bar_chart([label, "Paris"], [3, 1], "sessions"))])
+    html = render_html(document)
+    assert label not in html and "<svg" not in html and 'src="data:image/svg+xml;base64,' in html
+    assert set(label) <= mapped_characters(embedded_glyphs(render_pdf(document)))
