@@ -158,8 +158,8 @@ def _run_reports(sample: str, verbose: bool = False) -> bool:
     """Every catalogue report for its latest complete period, after the models (as `make demo` ends).
 
     Per-account summaries are rendered for `sample` accounts (REPORT_ACCOUNT_SAMPLE): each costs
-    about 2 s of CPU (measured with the Noto fonts embedded), so all 1,400 of a 2,000-account demo
-    would take most of its time.
+    about 0.7 s of CPU in every format with Debian's libharfbuzz-subset0, 1.7 s without it (weasyprint
+    then subsets the fonts with fontTools), so all 1,400 of a 2,000-account demo would take most of its time.
     """
     from orchestration.definitions import defs
     from orchestration.report_runs import materialize_latest_reports
