@@ -5,7 +5,8 @@ by name with `mf query`, the way an analyst does (docs/bi.md), equal the marts' 
 The simulator writes 60 accounts over 75 days up to 2026-03-20 (seed 44, as tests/
 test_revenue_marts.py: every MRR movement kind occurs) and the layers run over the last 3 days:
 accounts and subscriptions are extracted cumulatively, so the signup and MRR marts hold the whole
-history (MRR from 2025, complete months through February 2026), the usage marts the run's days.
+history (MRR from 2025, complete months through February 2026), the usage and revenue marts the
+run's days (invoices are extracted by issue hour).
 
 mf runs as its own process, as an analyst runs it (docs/bi.md), in a parsed copy of the dbt project
 (SemanticProject), offline: its start-up check for a newer release on PyPI is pointed at a closed
@@ -190,3 +191,18 @@ def test_monthly_active_accounts_count_each_account_once(semantic, db, tmp_path)
     merged = mart.merge(got, on="usage_month", suffixes=("_mart", ""))
     assert len(merged) == len(mart) > 0  # the complete months the monthly layer built
     assert (merged.active_accounts == merged.active_accounts_mart).all()
+
+
+def test_invoiced_revenue_by_month_and_currency_equals_the_mart(semantic, db, tmp_path):
+    mart = read(db, """
+        SELECT revenue_month, currency, sum(total_revenue) AS invoiced_revenue,
+               sum(overage_revenue) AS overage_revenue, sum(invoices) AS invoices
+        FROM marts.fct_revenue_monthly GROUP BY 1, 2""")
+    got = semantic.query(tmp_path, ["invoiced_revenue", "overage_revenue", "invoices"],
+                         ["metric_time__month", "revenue__currency"])
+    got["revenue_month"] = pd.to_datetime(got.metric_time__month).dt.date
+    merged = mart.merge(got.rename(columns={"revenue__currency": "currency"}), on=["revenue_month", "currency"],
+                        how="outer", suffixes=("_mart", ""), indicator=True)
+    assert (merged._merge == "both").all() and len(merged) > 0, merged
+    for metric in ("invoiced_revenue", "overage_revenue", "invoices"):
+        assert (merged[metric].astype(float).round(2) == merged[f"{metric}_mart"].astype(float)).all(), metric
