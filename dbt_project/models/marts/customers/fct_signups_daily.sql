@@ -25,14 +25,14 @@ ranked_days as (
         signup_date,
         day_signups,
         day_signups = max(day_signups) over (
-            partition by date_trunc('month', signup_date)
+            partition by {{ dbt.date_trunc('month', 'signup_date') }}
         ) as is_peak
     from days
 )
 
 select
     s.signup_date,
-    cast(date_trunc('month', s.signup_date) as date) as signup_month,
+    cast({{ dbt.date_trunc('month', 's.signup_date') }} as date) as signup_month,
     s.user_type,
     s.acquisition_channel,
     s.country,
