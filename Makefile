@@ -38,9 +38,10 @@ DEMO_ARGS ?= --ui
 demo: $(STAMP) instance
 	$(BIN)/usage-analytics demo $(DEMO_ARGS)
 
-# Two workers, one test module each at a time (modules share a simulated warehouse per worker).
+# Two workers, one test module each at a time (modules share a simulated warehouse per worker), in
+# collection order: tests/conftest.py puts the longest modules first (docs/testing.md).
 test: $(STAMP)
-	$(BIN)/pytest -n 2 --dist loadfile --durations=15
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 ui: $(STAMP) instance manifest
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

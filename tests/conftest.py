@@ -15,6 +15,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from orchestration.settings import get_settings
 from orchestration.warehouse.embedded import embedded_warehouse_url
+from tests.warehouse_fixtures import WarehouseBuilder
+from tests.warehouse_fixtures import reset_warehouse as reset_warehouse  # modules import it from here
 
 # The tests simulate history at fixed dates from 2026-01-01 on: their partitions start there, whatever
 # a local demo recorded or the shell exports (orchestration/settings.py, partitions_start).
@@ -38,6 +40,42 @@ def pytest_configure(config: pytest.Config) -> None:
     apply_event_settings()
     if not hasattr(config, "workerinput"):
         prepare_manifest_if_stale()
+
+
+# `make test` gives whole modules to two xdist workers in collection order (`--dist loadfile
+# --no-loadscope-reorder`); these modules, each several minutes of the suite, go first, longest first,
+# so that no long module starts last and runs alone while the other worker idles (xdist's default
+# order, most tests first, started the 3-test soak near the end). Measured CPU seconds: docs/testing.md.
+LONGEST_MODULES_FIRST = (
+    "test_soak_short.py",
+    "test_ui_backfill.py",
+    "test_ml_outputs.py",
+    "test_customer_marts.py",
+    "test_report_gate.py",
+    "test_churn_risk.py",
+    "test_revenue_marts.py",
+    "test_report_rendering.py",
+    "test_limits_insights.py",
+    "test_ml_assets.py",
+    "test_no_personal_data.py",
+    "test_retention_keeps_marts.py",
+    "test_semantic_layer.py",
+    "test_production_instance.py",
+    "test_duckdb_portability.py",
+    "test_bench_smoke.py",
+    "test_run_queueing.py",
+    "test_run_monitoring.py",
+    "test_bi_access.py",
+    "test_cli_operations.py",
+    "test_operations.py",
+    "test_dagster_internals.py",
+    "test_public_datasets.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_MODULES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
 def _server_url() -> str:
@@ -78,20 +116,15 @@ def db(warehouse_url: str) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-def reset_warehouse(url: str) -> None:
-    """Drop every platform schema and re-apply the migrations: a clean warehouse for a module."""
-    from orchestration.warehouse.migrate import migrate
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        for schema in ("app", "raw", "quarantine", "staging", "intermediate", "marts", "ml", "reports", "ops"):
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        conn.execute("DROP TABLE IF EXISTS public.schema_migrations")
-    migrate(url)
-
-
 @pytest.fixture(scope="session")
 def dagster_instance():
     import dagster as dg
 
     with dg.DagsterInstance.ephemeral() as instance:
         yield instance
+
+
+@pytest.fixture(scope="session")
+def build_warehouse(warehouse_url: str, dagster_instance) -> WarehouseBuilder:
+    """reset -> write a source -> run every layer, on this session's database (tests/warehouse_fixtures.py)."""
+    return WarehouseBuilder(warehouse_url, dagster_instance)

@@ -10,20 +10,20 @@ the source, so it travels through snapshots and dbt like any other name.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import psycopg
 
-from tests.conftest import reset_warehouse
+from tests.warehouse_fixtures import SimulatedHistory, build_simulated_warehouse
 
 END = pd.Timestamp("2026-03-10", tz="UTC").to_pydatetime()
 DAYS = 40
 PERIODS = {"monthly": "2026-02-01", "weekly": "2026-02-16", "daily": "2026-03-09"}  # the week has a signup
 HOSTILE_NAME = ("=cmd|' /C calc'!A1 ../../etc/passwd \\ \"Quoted\" 'single' <b>Zoë</b> 東京 Ünïcødé "
                 + "ж" * 300)
+HISTORY = SimulatedHistory(accounts=40, days=DAYS, seed=5, end=END)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -35,13 +35,15 @@ class BuiltReports:
     seconds: dict[str, float]
 
 
-def pick_hostile_account(conn: psycopg.Connection) -> int:
-    """The account with the most February sessions among those on a plan at March 1st."""
-    return conn.execute(
+def give_hostile_name(conn: psycopg.Connection) -> int:
+    """HOSTILE_NAME for the account with the most February sessions among those on a plan at March 1st."""
+    hostile = conn.execute(
         "SELECT s.account_id FROM app.subscriptions s JOIN app.sessions x ON x.account_id = s.account_id"
         " WHERE s.started_at < '2026-03-01' AND (s.ended_at IS NULL OR s.ended_at > '2026-03-01')"
         " AND x.started_at >= '2026-02-01' AND x.started_at < '2026-03-01'"
         " GROUP BY s.account_id ORDER BY count(*) DESC, s.account_id LIMIT 1").fetchone()[0]
+    conn.execute("UPDATE app.accounts SET account_name = %s WHERE account_id = %s", (HOSTILE_NAME, hostile))
+    return hostile
 
 
 def materialize_report(defs: dg.Definitions, instance: dg.DagsterInstance, report_id: str, schedule: str,
@@ -58,19 +60,9 @@ def build_reports(url: str, instance: dg.DagsterInstance, artifacts_dir: Path) -
     import time
 
     from orchestration.definitions import defs
-    from orchestration.pipeline import run_layers
-    from orchestration.source.simulator import apply_source_schema, simulate_history
     from reports.catalogue import load_catalogue
 
-    reset_warehouse(url)
-    with psycopg.connect(url) as conn:
-        apply_source_schema(conn)
-        simulate_history(conn, accounts=40, days=DAYS, seed=5, end=END)
-        hostile = pick_hostile_account(conn)
-        conn.execute("UPDATE app.accounts SET account_name = %s WHERE account_id = %s", (HOSTILE_NAME, hostile))
-        conn.commit()
-    runs = run_layers(defs, instance, END - timedelta(days=DAYS), END)
-    assert all(r.success for r in runs), runs
+    hostile = build_simulated_warehouse(url, instance, HISTORY, give_hostile_name)
     projections = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=instance, run_config=QUIET, asset_selection=[dg.AssetKey(["ml", "limit_projections"])])
     assert projections.success

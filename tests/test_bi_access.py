@@ -10,24 +10,19 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from orchestration.settings import get_settings
 from orchestration.warehouse.bi_role import BI_ML_TABLES
-from tests.conftest import reset_warehouse
 from tests.handmade_source import add_session, seed_accounts
+from tests.warehouse_fixtures import WarehouseBuilder
+
+
+def _one_session(conn: psycopg.Connection) -> None:
+    seed_accounts(conn, signup="2026-04-01 00:00+00")
+    add_session(conn, 1, 1, "2026-04-01 09:00+00", "2026-04-01 09:30+00")
 
 
 @pytest.fixture(scope="module")
-def bi_url(warehouse_url: str, dagster_instance) -> str:
-    from orchestration.definitions import defs
-    from orchestration.pipeline import run_layers
-
-    reset_warehouse(warehouse_url)
-    with psycopg.connect(warehouse_url) as conn:
-        seed_accounts(conn, signup="2026-04-01 00:00+00")
-        add_session(conn, 1, 1, "2026-04-01 09:00+00", "2026-04-01 09:30+00")
-        conn.commit()
-    runs = run_layers(defs, dagster_instance, datetime(2026, 4, 1, tzinfo=UTC),
-                      datetime(2026, 4, 2, tzinfo=UTC))
-    assert all(r.success for r in runs), runs
-    return make_conninfo(**{**conninfo_to_dict(warehouse_url), "user": get_settings().bi_role})
+def bi_url(build_warehouse: WarehouseBuilder) -> str:
+    build_warehouse.handmade(datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 4, 2, tzinfo=UTC), _one_session)
+    return make_conninfo(**{**conninfo_to_dict(build_warehouse.url), "user": get_settings().bi_role})
 
 
 @pytest.mark.parametrize("table", ["marts.fct_usage_daily", "marts.fct_usage_hourly",

@@ -9,7 +9,7 @@ both tables, idempotently.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ import pytest
 
 from orchestration.ml.churn_features import FEATURES, ChurnInputs, build_features, churn_events
 from orchestration.ml.churn_risk import calibration_table, evaluate, run_churn_model
+from tests.warehouse_fixtures import SimulatedHistory, WarehouseBuilder
 
 T0 = pd.Timestamp("2025-01-01", tz="UTC")
 DAY = pd.Timedelta(days=1)
@@ -199,23 +200,13 @@ def test_metrics_helpers():
 
 END = datetime(2026, 3, 11, tzinfo=UTC)
 DAYS = 30  # Dagster's per-hourly-partition overhead dominates the module's runtime
+HISTORY = SimulatedHistory(accounts=150, days=DAYS, seed=11, end=END)
 
 
 @pytest.fixture(scope="module")
-def simulated(warehouse_url: str, dagster_instance):
-    from orchestration.definitions import defs
-    from orchestration.pipeline import run_layers
-    from orchestration.source.simulator import apply_source_schema, simulate_history
-    from tests.conftest import reset_warehouse
-
-    reset_warehouse(warehouse_url)
-    with psycopg.connect(warehouse_url) as conn:
-        apply_source_schema(conn)
-        simulate_history(conn, accounts=150, days=DAYS, seed=11, end=END)
-        conn.commit()
-    runs = run_layers(defs, dagster_instance, END - timedelta(days=DAYS), END)
-    assert all(r.success for r in runs), runs
-    return warehouse_url
+def simulated(build_warehouse: WarehouseBuilder):
+    build_warehouse.simulated(HISTORY)
+    return build_warehouse.url
 
 
 def _materialize(instance):

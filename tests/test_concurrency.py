@@ -7,27 +7,23 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from tests.conftest import reset_warehouse
 from tests.handmade_source import add_session, seed_accounts
+from tests.warehouse_fixtures import WarehouseBuilder
+
+
+def _overlapping_sessions(conn: psycopg.Connection) -> None:
+    seed_accounts(conn, signup="2026-03-11 00:00+00")  # inside the extracted range
+    add_session(conn, 1, 1, "2026-03-11 22:30+00", "2026-03-12 01:30+00")  # A: crosses midnight
+    add_session(conn, 2, 1, "2026-03-11 23:50+00", "2026-03-12 00:10+00")  # B
+    add_session(conn, 3, 1, "2026-03-12 00:10+00", "2026-03-12 00:20+00")  # C starts as B ends
+    add_session(conn, 4, 1, "2026-03-12 00:05+00", "2026-03-12 00:15+00")  # D
+    add_session(conn, 5, 2, "2026-03-12 05:00+00", "2026-03-12 05:00+00")  # zero length
 
 
 @pytest.fixture(scope="module")
-def built(warehouse_url: str, dagster_instance):
-    from orchestration.definitions import defs
-    from orchestration.pipeline import run_layers
-
-    reset_warehouse(warehouse_url)
-    with psycopg.connect(warehouse_url) as conn:
-        seed_accounts(conn, signup="2026-03-11 00:00+00")  # inside the extracted range
-        add_session(conn, 1, 1, "2026-03-11 22:30+00", "2026-03-12 01:30+00")  # A: crosses midnight
-        add_session(conn, 2, 1, "2026-03-11 23:50+00", "2026-03-12 00:10+00")  # B
-        add_session(conn, 3, 1, "2026-03-12 00:10+00", "2026-03-12 00:20+00")  # C starts as B ends
-        add_session(conn, 4, 1, "2026-03-12 00:05+00", "2026-03-12 00:15+00")  # D
-        add_session(conn, 5, 2, "2026-03-12 05:00+00", "2026-03-12 05:00+00")  # zero length
-        conn.commit()
-    runs = run_layers(defs, dagster_instance, datetime(2026, 3, 11, tzinfo=UTC),
-                      datetime(2026, 3, 13, tzinfo=UTC))
-    assert all(r.success for r in runs), runs
+def built(build_warehouse: WarehouseBuilder):
+    build_warehouse.handmade(datetime(2026, 3, 11, tzinfo=UTC), datetime(2026, 3, 13, tzinfo=UTC),
+                             _overlapping_sessions)
 
 
 def test_hourly_peak_counts_sessions_started_earlier(built, db):

@@ -15,7 +15,6 @@ import pandas as pd
 import psycopg
 import pytest
 
-from tests.conftest import reset_warehouse
 from tests.customer_expectations import (
     ACTIVITY_CHURN_DAYS,
     accounts,
@@ -31,9 +30,11 @@ from tests.customer_expectations import (
     subscriptions,
 )
 from tests.usage_expectations import read
+from tests.warehouse_fixtures import SimulatedHistory, WarehouseBuilder
 
 END = datetime(2026, 3, 11, tzinfo=UTC)
 DAYS = 40  # Dagster spends ~0.1 s per hourly partition: 40 days keep the module near 2 minutes
+HISTORY = SimulatedHistory(accounts=70, days=DAYS, seed=5, end=END, late_rate=0.02, bad_rate=0.01)
 CUSTOMER_MODELS = [
     "fct_signups_daily", "fct_subscription_churn_monthly", "fct_activity_churn_monthly",
     "fct_plan_utilization_monthly", "fct_funnel_daily", "fct_cohort_retention_monthly",
@@ -42,23 +43,12 @@ CUSTOMER_MODELS = [
 
 
 @pytest.fixture(scope="module")
-def built(warehouse_url: str, dagster_instance):
+def built(build_warehouse: WarehouseBuilder):
     from orchestration.definitions import defs
-    from orchestration.pipeline import run_layers
-    from orchestration.source.simulator import apply_source_schema, simulate_history
 
     keys = {k.path[-1] for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert set(CUSTOMER_MODELS) <= keys, "the dbt manifest Dagster loaded predates the customer marts"
-
-    reset_warehouse(warehouse_url)
-    with psycopg.connect(warehouse_url) as conn:
-        apply_source_schema(conn)
-        simulate_history(conn, accounts=70, days=DAYS, seed=5, end=END, late_rate=0.02, bad_rate=0.01)
-        cases = _inject_churn_cases(conn)
-        conn.commit()
-    runs = run_layers(defs, dagster_instance, END - timedelta(days=DAYS), END)
-    assert all(r.success for r in runs), runs
-    return cases
+    return build_warehouse.simulated(HISTORY, _inject_churn_cases)
 
 
 def _inject_churn_cases(conn: psycopg.Connection) -> dict[str, tuple[int, pd.Timestamp]]:

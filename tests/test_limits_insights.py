@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-import psycopg
 import pytest
 
 from orchestration.ml.insights import anomaly_summary, build_insights, peak_day, peer_percentiles, report_month
@@ -262,22 +261,13 @@ def test_anomaly_summary_counts_recent_flags_only():
 
 END = datetime(2026, 3, 6, tzinfo=UTC)
 DAYS = 34  # Jan 31 - Mar 5: February complete, March month-to-date; ~2 minutes
+HISTORY = SimulatedHistory(accounts=60, days=DAYS, seed=11, end=END)
 
 
 @pytest.fixture(scope="module")
-def built(warehouse_url: str, dagster_instance):
-    from orchestration.definitions import defs
-    from orchestration.pipeline import run_layers
-    from orchestration.source.simulator import apply_source_schema, simulate_history
-
-    reset_warehouse(warehouse_url)
-    with psycopg.connect(warehouse_url) as conn:
-        apply_source_schema(conn)
-        simulate_history(conn, accounts=60, days=DAYS, seed=11, end=END)
-        conn.commit()
-    runs = run_layers(defs, dagster_instance, END - timedelta(days=DAYS), END)
-    assert all(r.success for r in runs), runs
-    return warehouse_url
+def built(build_warehouse: WarehouseBuilder):
+    build_warehouse.simulated(HISTORY)
+    return build_warehouse.url
 
 
 def _table(db, name: str) -> pd.DataFrame:

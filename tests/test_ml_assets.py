@@ -6,34 +6,26 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
-import psycopg
 import pytest
 
 from orchestration.ml.bgnbd import probability_alive
-from tests.conftest import reset_warehouse
 from tests.usage_expectations import read, valid_events, valid_sessions
+from tests.warehouse_fixtures import SimulatedHistory, WarehouseBuilder
 
 END = pd.Timestamp("2026-03-15", tz="UTC").to_pydatetime()
 DAYS = 30
+HISTORY = SimulatedHistory(accounts=60, days=DAYS, seed=21, end=END)
 
 
 @pytest.fixture(scope="module")
-def built(warehouse_url: str, dagster_instance):
+def built(build_warehouse: WarehouseBuilder):
     from orchestration.definitions import defs
-    from orchestration.pipeline import run_layers
-    from orchestration.source.simulator import apply_source_schema, simulate_history
 
-    reset_warehouse(warehouse_url)
-    with psycopg.connect(warehouse_url) as conn:
-        apply_source_schema(conn)
-        simulate_history(conn, accounts=60, days=DAYS, seed=21, end=END)
-        conn.commit()
-    runs = run_layers(defs, dagster_instance, END - timedelta(days=DAYS), END)
-    assert all(r.success for r in runs), runs
+    build_warehouse.simulated(HISTORY)
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     for _ in range(2):  # the second run must leave the same tables
         assert defs.resolve_job_def("ml_job").execute_in_process(
-            instance=dagster_instance, run_config=quiet).success
+            instance=build_warehouse.instance, run_config=quiet).success
 
 
 def test_forecasts_have_ordered_intervals_and_a_measured_model(built, db):

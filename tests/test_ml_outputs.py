@@ -17,11 +17,12 @@ import pytest
 
 from orchestration.ml.anomaly_evaluation import DETECTORS, evaluate_on_series
 from orchestration.ml.platform_series import USAGE_METRICS, daily_usage
-from tests.conftest import reset_warehouse
 from tests.usage_expectations import read
+from tests.warehouse_fixtures import SimulatedHistory, WarehouseBuilder
 
 END = pd.Timestamp("2026-03-15", tz="UTC").to_pydatetime()
 DAYS = 45
+HISTORY = SimulatedHistory(accounts=40, days=DAYS, seed=33, end=END)
 TABLES = ["ml.account_usage_forecasts", "ml.account_forecast_backtests", "ml.account_forecast_families",
           "ml.anomaly_evaluations"]
 ORDER = {"ml.account_usage_forecasts": "account_id, metric, usage_date",
@@ -36,25 +37,18 @@ def _snapshot(url: str) -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def built(warehouse_url: str, dagster_instance):
+def built(build_warehouse: WarehouseBuilder):
     from orchestration.definitions import defs
-    from orchestration.pipeline import run_layers
-    from orchestration.source.simulator import apply_source_schema, simulate_history
 
-    reset_warehouse(warehouse_url)
-    with psycopg.connect(warehouse_url) as conn:
-        apply_source_schema(conn)
-        simulate_history(conn, accounts=40, days=DAYS, seed=33, end=END)
-        conn.commit()
-    runs = run_layers(defs, dagster_instance, END - timedelta(days=DAYS), END)
-    assert all(r.success for r in runs), runs
+    build_warehouse.simulated(HISTORY)
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     results, snapshots = [], []
     for _ in range(2):
-        result = defs.resolve_job_def("ml_job").execute_in_process(instance=dagster_instance, run_config=quiet)
+        result = defs.resolve_job_def("ml_job").execute_in_process(instance=build_warehouse.instance,
+                                                                   run_config=quiet)
         assert result.success
         results.append(result)
-        snapshots.append(_snapshot(warehouse_url))
+        snapshots.append(_snapshot(build_warehouse.url))
     return {"results": results, "snapshots": snapshots}
 
 

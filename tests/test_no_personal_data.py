@@ -12,7 +12,6 @@ last names are also checked on their own, as whole words ("Mia" in "Mia's team")
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pandas as pd
 import psycopg
@@ -22,11 +21,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from orchestration.settings import get_settings
 from orchestration.warehouse.bi_role import BI_ML_TABLES
-from tests.conftest import reset_warehouse
+from tests.warehouse_fixtures import SimulatedHistory, WarehouseBuilder
 
 END = pd.Timestamp("2026-03-15", tz="UTC").to_pydatetime()
 DAYS = 30
 ACCOUNTS = 150
+HISTORY = SimulatedHistory(accounts=ACCOUNTS, days=DAYS, seed=12, end=END)
 
 # Source columns that hold a person's name or e-mail, or can (an account name can be the owner's
 # name); and the name-like source columns that are not personal. Every text column of the source
@@ -49,21 +49,14 @@ ORDER BY 1, 2
 
 
 @pytest.fixture(scope="module")
-def built(warehouse_url: str, dagster_instance) -> str:
+def built(build_warehouse: WarehouseBuilder) -> str:
     from orchestration.definitions import defs
-    from orchestration.pipeline import run_layers
-    from orchestration.source.simulator import apply_source_schema, simulate_history
 
-    reset_warehouse(warehouse_url)
-    with psycopg.connect(warehouse_url) as conn:
-        apply_source_schema(conn)
-        simulate_history(conn, accounts=ACCOUNTS, days=DAYS, seed=12, end=END)
-        conn.commit()
-    runs = run_layers(defs, dagster_instance, END - timedelta(days=DAYS), END)
-    assert all(r.success for r in runs), runs
+    build_warehouse.simulated(HISTORY)
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    assert defs.resolve_job_def("ml_job").execute_in_process(instance=dagster_instance, run_config=quiet).success
-    return warehouse_url
+    assert defs.resolve_job_def("ml_job").execute_in_process(instance=build_warehouse.instance,
+                                                             run_config=quiet).success
+    return build_warehouse.url
 
 
 def bi_readable_values(url: str, role: str) -> dict[str, str]:

@@ -6,16 +6,16 @@ import json
 from datetime import timedelta
 
 import pandas as pd
-import psycopg
 import pytest
 
 from orchestration.operations.bulk import run_bulk
 from orchestration.operations.erasure import account_tables, erase_account
 from orchestration.operations.retention import day_ranges, purge_expired, split_due_days
-from tests.conftest import reset_warehouse
+from tests.warehouse_fixtures import SimulatedHistory, WarehouseBuilder
 
 END = pd.Timestamp("2026-03-12", tz="UTC").to_pydatetime()
 DAYS = 5
+HISTORY = SimulatedHistory(accounts=15, days=DAYS, seed=5, end=END)
 RETENTION = 2  # with now = END: days before END - 2 days are due
 
 
@@ -25,18 +25,10 @@ def scalar(db, query: str, *params):
 
 
 @pytest.fixture(scope="module")
-def built(warehouse_url: str, dagster_instance):
+def built(build_warehouse: WarehouseBuilder):
     from orchestration.definitions import defs
-    from orchestration.pipeline import run_layers
-    from orchestration.source.simulator import apply_source_schema, simulate_history
 
-    reset_warehouse(warehouse_url)
-    with psycopg.connect(warehouse_url) as conn:
-        apply_source_schema(conn)
-        simulate_history(conn, accounts=15, days=DAYS, seed=5, end=END)
-        conn.commit()
-    runs = run_layers(defs, dagster_instance, END - timedelta(days=DAYS), END)
-    assert all(r.success for r in runs), runs
+    build_warehouse.simulated(HISTORY)
     return defs
 
 

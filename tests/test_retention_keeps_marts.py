@@ -11,15 +11,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
-import psycopg
 import pytest
 
 from orchestration.operations.retention import purge_expired
-from tests.conftest import reset_warehouse
 from tests.usage_expectations import read
+from tests.warehouse_fixtures import SimulatedHistory, WarehouseBuilder
 
 END = pd.Timestamp("2026-03-05", tz="UTC").to_pydatetime()
 DAYS = 35  # a complete month (February) and the N = 30 days of activity churn before it
+HISTORY = SimulatedHistory(accounts=30, days=DAYS, seed=11, end=END)
 RETENTION = 10  # with now = END: the days before 2026-02-23 are purged
 MARTS = ("fct_activity_churn_monthly", "fct_cohort_retention_monthly", "fct_funnel_daily")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -36,18 +36,10 @@ def snapshot(db, mart: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def built(warehouse_url: str, dagster_instance):
+def built(build_warehouse: WarehouseBuilder):
     from orchestration.definitions import defs
-    from orchestration.pipeline import run_layers
-    from orchestration.source.simulator import apply_source_schema, simulate_history
 
-    reset_warehouse(warehouse_url)
-    with psycopg.connect(warehouse_url) as conn:
-        apply_source_schema(conn)
-        simulate_history(conn, accounts=30, days=DAYS, seed=11, end=END)
-        conn.commit()
-    runs = run_layers(defs, dagster_instance, END - timedelta(days=DAYS), END)
-    assert all(r.success for r in runs), runs
+    build_warehouse.simulated(HISTORY)
     return defs
 
 

@@ -11,37 +11,26 @@ the February/March boundary.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pandas as pd
-import psycopg
 import pytest
 
-from tests.conftest import reset_warehouse
 from tests.revenue_expectations import expected_mrr_monthly, expected_revenue_monthly
 from tests.usage_expectations import read
+from tests.warehouse_fixtures import SimulatedHistory, WarehouseBuilder
 
 END = datetime(2026, 3, 20, tzinfo=UTC)
 DAYS = 75
-RUN_START = END - timedelta(days=28)
+HISTORY = SimulatedHistory(accounts=60, days=DAYS, seed=44, end=END, late_rate=0.02, bad_rate=0.01, run_days=28)
+RUN_START = HISTORY.run_start
 MOVEMENTS = ("new", "expansion", "contraction", "churn", "reactivation")
 
 
 @pytest.fixture(scope="module")
-def built(warehouse_url: str, dagster_instance) -> None:
-    from orchestration.definitions import defs
-    from orchestration.pipeline import run_layers
-    from orchestration.source.simulator import apply_source_schema, simulate_history
-
-    reset_warehouse(warehouse_url)
-    with psycopg.connect(warehouse_url) as conn:
-        apply_source_schema(conn)
-        simulate_history(conn, accounts=60, days=DAYS, seed=44, end=END, late_rate=0.02,
-                         bad_rate=0.01)
-        conn.commit()
-    runs = run_layers(defs, dagster_instance, RUN_START, END)
-    assert all(r.success for r in runs), runs
+def built(build_warehouse: WarehouseBuilder) -> None:
+    build_warehouse.simulated(HISTORY)
 
 
 def test_mrr_per_account_month_equals_independent_computation(built, db):

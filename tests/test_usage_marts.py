@@ -9,28 +9,20 @@ import pandas as pd
 import psycopg
 import pytest
 
-from tests.conftest import reset_warehouse
 from tests.usage_expectations import COUNT_METRICS, expected_daily, expected_hourly, read
+from tests.warehouse_fixtures import SimulatedHistory, WarehouseBuilder
 
 END = datetime(2026, 3, 5, tzinfo=UTC)
 DAYS = 4
+HISTORY = SimulatedHistory(accounts=40, days=DAYS, seed=11, end=END, late_rate=0.02, bad_rate=0.01)
 
 
 @pytest.fixture(scope="module")
-def built(warehouse_url: str, dagster_instance):
+def built(build_warehouse: WarehouseBuilder):
     from orchestration.definitions import defs
-    from orchestration.pipeline import run_layers
-    from orchestration.source.simulator import apply_source_schema, simulate_history
 
-    reset_warehouse(warehouse_url)
-    with psycopg.connect(warehouse_url) as conn:
-        apply_source_schema(conn)
-        simulate_history(conn, accounts=40, days=DAYS, seed=11, end=END, late_rate=0.02, bad_rate=0.01)
-        conn.commit()
-    start = END - timedelta(days=DAYS)
-    runs = run_layers(defs, dagster_instance, start, END)
-    assert all(r.success for r in runs), runs
-    return defs, start
+    build_warehouse.simulated(HISTORY)
+    return defs, HISTORY.start
 
 
 def table_digest(conn: psycopg.Connection, table: str) -> str:
