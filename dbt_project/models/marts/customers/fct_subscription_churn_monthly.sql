@@ -30,7 +30,7 @@ paying_at_start as (
     select distinct m.month_start, s.account_id
     from months as m
     inner join {{ ref('int_paid_subscriptions') }} as s
-        on {{ in_force_at('cast(m.month_start as timestamp with time zone)') }}
+        on {{ in_force_at('cast(m.month_start as ' ~ type_timestamp_tz() ~ ')') }}
 ),
 
 monthly as (
@@ -40,11 +40,13 @@ monthly as (
         (select count(*) from paying_at_start as p where p.month_start = m.month_start)
             as paying_accounts_at_month_start,
         count(c.account_id) as churned_accounts,
-        count(c.account_id) filter (where not c.is_involuntary) as voluntary_churned_accounts,
-        count(c.account_id) filter (where c.is_involuntary) as involuntary_churned_accounts,
+        sum(case when not c.is_involuntary then 1 else 0 end) as voluntary_churned_accounts,
+        sum(case when c.is_involuntary then 1 else 0 end) as involuntary_churned_accounts,
         count(p.account_id) as churned_accounts_paying_at_start,
-        count(p.account_id) filter (where not c.is_involuntary) as voluntary_churned_paying_at_start,
-        count(p.account_id) filter (where c.is_involuntary) as involuntary_churned_paying_at_start
+        sum(case when p.account_id is not null and not c.is_involuntary then 1 else 0 end)
+            as voluntary_churned_paying_at_start,
+        sum(case when p.account_id is not null and c.is_involuntary then 1 else 0 end)
+            as involuntary_churned_paying_at_start
     from months as m
     left join churned as c
         on c.month_start = m.month_start and c.event_rank = 1
@@ -56,11 +58,11 @@ monthly as (
 rates as (
     select
         *,
-        round(churned_accounts_paying_at_start::numeric
+        round(cast(churned_accounts_paying_at_start as numeric)
               / nullif(paying_accounts_at_month_start, 0), 4) as subscription_churn_rate,
-        round(voluntary_churned_paying_at_start::numeric
+        round(cast(voluntary_churned_paying_at_start as numeric)
               / nullif(paying_accounts_at_month_start, 0), 4) as voluntary_churn_rate,
-        round(involuntary_churned_paying_at_start::numeric
+        round(cast(involuntary_churned_paying_at_start as numeric)
               / nullif(paying_accounts_at_month_start, 0), 4) as involuntary_churn_rate
     from monthly
 )
