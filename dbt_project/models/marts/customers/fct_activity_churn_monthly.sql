@@ -16,7 +16,7 @@ with months as (
 
 last_observed_day as (
     select least(
-        cast({{ customers_data_horizon() }} - interval '1 microsecond' as date),
+        cast({{ dbt.dateadd('microsecond', -1, customers_data_horizon()) }} as date),
         {{ customers_last_built_day() }}
     ) as day
 ),
@@ -71,7 +71,7 @@ monthly as (
 rates as (
     select
         *,
-        round(activity_churned_accounts::numeric / nullif(active_accounts_before_month_start, 0), 4)
+        round(cast(activity_churned_accounts as numeric) / nullif(active_accounts_before_month_start, 0), 4)
             as activity_churn_rate
     from monthly
 )
