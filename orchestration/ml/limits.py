@@ -224,7 +224,9 @@ def plan_cost(usage: dict[str, float | None], plan: pd.Series | dict,
             if rate.caps_usage:
                 eligible = False
             overage += excess * rate.unit_price
-    return pricing.price_per_month[billing_period or "monthly"], overage, eligible
+    # an account without a subscription row reaches here with a missing period (None, or NaN from a frame)
+    period = "monthly" if billing_period is None or pd.isna(billing_period) else billing_period
+    return pricing.price_per_month[period], overage, eligible
 
 
 def recommend_plan(usage: dict[str, float | None], plans: pd.DataFrame | list[dict],
