@@ -36,12 +36,12 @@ steps as (
         a.signup_date,
         a.user_type,
         count(*) as signups,
-        count(*) filter (
-            where f.first_session_at < a.signup_at + interval '{{ window_days }} days'
-        ) as activated_accounts,
+        sum(case when f.first_session_at < {{ dbt.dateadd('day', window_days, 'a.signup_at') }} then 1 else 0 end)
+            as activated_accounts,
         count(t.account_id) as trial_accounts,
         count(p.account_id) as paid_accounts,
-        count(p.account_id) filter (where t.account_id is not null) as trial_and_paid_accounts
+        sum(case when p.account_id is not null and t.account_id is not null then 1 else 0 end)
+            as trial_and_paid_accounts
     from accounts as a
     left join first_session as f using (account_id)
     left join trials as t using (account_id)
@@ -56,9 +56,9 @@ select
     cast(activated_accounts as bigint) as activated_accounts,
     cast(trial_accounts as bigint) as trial_accounts,
     cast(paid_accounts as bigint) as paid_accounts,
-    round(activated_accounts::numeric / signups, 4) as activation_rate,
-    round(trial_accounts::numeric / signups, 4) as trial_start_rate,
-    round(paid_accounts::numeric / signups, 4) as paid_conversion_rate,
+    round(cast(activated_accounts as numeric) / signups, 4) as activation_rate,
+    round(cast(trial_accounts as numeric) / signups, 4) as trial_start_rate,
+    round(cast(paid_accounts as numeric) / signups, 4) as paid_conversion_rate,
     cast(trial_and_paid_accounts as bigint) as trial_and_paid_accounts,
-    round(trial_and_paid_accounts::numeric / nullif(trial_accounts, 0), 4) as trial_to_paid_rate
+    round(cast(trial_and_paid_accounts as numeric) / nullif(trial_accounts, 0), 4) as trial_to_paid_rate
 from steps
