@@ -23,14 +23,14 @@ account_months as (
         s.normalised_monthly_price
     from months as m
     inner join {{ ref('int_paid_subscriptions') }} as s
-        on {{ in_force_at('cast(m.month_start as timestamp with time zone)') }}
+        on {{ in_force_at('cast(m.month_start as ' ~ type_timestamp_tz() ~ ')') }}
     where m.is_complete_month
 ),
 
 observations as (
     select
         am.plan_id,
-        cast(date_trunc('month', a.signup_at) as date) as cohort_month,
+        cast({{ dbt.date_trunc('month', 'a.signup_at') }} as date) as cohort_month,
         am.account_id,
         am.normalised_monthly_price,
         exists (
@@ -48,7 +48,7 @@ grouped as (
         cohort_month,
         count(distinct account_id) as paying_accounts,
         count(*) as paying_account_months,
-        count(*) filter (where churned) as churned_account_months,
+        sum(case when churned then 1 else 0 end) as churned_account_months,
         avg(normalised_monthly_price) as arpa
     from observations
     group by plan_id, cohort_month
@@ -61,6 +61,6 @@ select
     cast(paying_account_months as bigint) as paying_account_months,
     cast(churned_account_months as bigint) as churned_account_months,
     round(arpa, 2) as arpa,
-    round(churned_account_months::numeric / paying_account_months, 4) as monthly_logo_churn_rate,
+    round(cast(churned_account_months as numeric) / paying_account_months, 4) as monthly_logo_churn_rate,
     round(arpa * paying_account_months / nullif(churned_account_months, 0), 2) as ltv
 from grouped
