@@ -30,13 +30,14 @@ STAGE_IDS = tuple(stage for stage, _ in STAGES)
 
 # Seconds per stage on a quiet 2-core machine: (fixed cost of the stage's runs: Dagster, dbt and
 # process start-up; cost that grows with the demo's size, at the default size of 2,000 accounts over
-# 90 days). An estimate: the demo's own CPU time per stage (BENCHMARKS.md, "Demo stages", measured
-# on a machine shared with other work) plus PostgreSQL's share, which the demo waits for; the
-# hourly tick's wall time as a run's fixed cost. Reports: the internal reports plus the demo's
-# 20 per-account summaries (about 2 s of CPU each).
+# 90 days). Measured from a fresh clone on a quiet machine (BENCHMARKS.md, "Demo stages"): 255 s in
+# all without Debian's libharfbuzz-subset0 (weasyprint then subsets the PDFs' fonts with fontTools:
+# reports 86 s), 170 s with it (reports 32 s); the estimate sits between the two. Reports: the
+# internal reports plus the demo's 20 per-account summaries (0.7 s of CPU each with the library,
+# 1.7 s without).
 REFERENCE_SECONDS: dict[str, tuple[float, float]] = {
-    "simulate": (1.0, 34.0), "snapshots": (4.0, 66.0), "rollups": (8.0, 12.0), "marts": (10.0, 20.0),
-    "models": (10.0, 50.0), "reports": (30.0, 35.0),
+    "simulate": (1.0, 10.0), "snapshots": (4.0, 75.0), "rollups": (8.0, 8.0), "marts": (10.0, 10.0),
+    "models": (10.0, 12.0), "reports": (25.0, 35.0),
 }
 REFERENCE_ACCOUNTS, REFERENCE_DAYS = 2000, 90
 # Stages whose work grows with accounts x days; the others grow with accounts only.
