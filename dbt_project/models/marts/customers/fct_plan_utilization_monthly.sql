@@ -27,21 +27,26 @@ with usage as (
     {% endif %}
 ),
 
-plan_at_month_end as (
+{% set month_end = 'cast(' ~ dbt.dateadd('month', 1, 'u.usage_month') ~ ' as ' ~ type_timestamp_tz() ~ ')' %}
+-- the row in force at the month's end instant; if rows overlapped, the latest started wins
+ranked_plans as (
     select
         u.account_id,
         u.usage_month,
         s.plan_id,
-        s.is_trial
+        s.is_trial,
+        row_number() over (
+            partition by u.account_id, u.usage_month order by s.started_at desc, s.subscription_id desc
+        ) as plan_rank
     from usage as u
-    left join lateral (
-        select s.plan_id, s.is_trial
-        from {{ ref('stg_app__subscriptions') }} as s
-        where s.account_id = u.account_id
-          and {{ in_force_at("cast(u.usage_month + interval '1 month' as timestamp with time zone)") }}
-        order by s.started_at desc, s.subscription_id desc
-        limit 1
-    ) as s on true
+    left join {{ ref('stg_app__subscriptions') }} as s
+        on s.account_id = u.account_id and {{ in_force_at(month_end) }}
+),
+
+plan_at_month_end as (
+    select account_id, usage_month, plan_id, is_trial
+    from ranked_plans
+    where plan_rank = 1
 ),
 
 utilization as (
