@@ -86,6 +86,27 @@ def render_html(document: Document, templates_dir: Path = TEMPLATES_DIR, templat
     return env.get_template(template).render(doc=document, metrics=metrics, tables=tables, charts=charts, css=css)
 
 
+class _FirstFontToolsNotice(logging.Filter):
+    """weasyprint warns, for every font of every document, that it subsets with fontTools because
+    HarfBuzz's subsetter (Debian libharfbuzz-subset0) is missing: hundreds of identical lines in a
+    report run. The first one tells the operator what to install; the repeats are dropped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "instead of HarfBuzz-Subset" not in record.getMessage():
+            return True
+        first, self.seen = not self.seen, True
+        return first
+
+
+@functools.cache
+def _quiet_repeated_subsetter_notice() -> None:
+    logging.getLogger("weasyprint").addFilter(_FirstFontToolsNotice())
+
+
 def html_to_pdf(html: str, image_text: str = "") -> tuple[bytes, int]:
     """PDF bytes and page count; every URL but `data:` and the report fonts is refused (and logged).
 
@@ -97,6 +118,7 @@ def html_to_pdf(html: str, image_text: str = "") -> tuple[bytes, int]:
     with the current second: the same document would give different bytes (and data hashes) a
     second later. SOURCE_DATE_EPOCH (the reproducible-builds convention fontTools follows) pins it.
     """
+    _quiet_repeated_subsetter_notice()
     fetcher = OfflineURLFetcher(local_files=font_file_urls())
     font_config = FontConfiguration()
     fonts = weasyprint.CSS(string=f"{font_face_css(html + image_text)}\nhtml {{ font-family: {FONT_STACK}; }}",

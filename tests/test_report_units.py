@@ -253,3 +253,20 @@ def test_pdf_bytes_do_not_depend_on_the_clock(monkeypatch):
     first = html_to_pdf("<p>Zoë Ürün 123</p>")[0]
     time.sleep(1.1)
     assert html_to_pdf("<p>Zoë Ürün 123</p>")[0] == first
+
+
+def test_weasyprint_subsetter_notice_is_logged_once_per_process(caplog):
+    """Without libharfbuzz-subset0 weasyprint warns for every font of every document: once is enough."""
+    import logging
+
+    from reports.render_pdf import _quiet_repeated_subsetter_notice
+
+    _quiet_repeated_subsetter_notice()
+    library = logging.getLogger("weasyprint")
+    with caplog.at_level(logging.WARNING, logger="weasyprint"):
+        for font in ("Report Noto Sans", "Report Noto Sans CJK", "Report Noto Sans"):
+            library.warning('Using fontTools instead of HarfBuzz-Subset for font "%s".', font)
+        library.warning("another warning")
+    notices = [r for r in caplog.records if "HarfBuzz-Subset" in r.getMessage()]
+    assert len(notices) <= 1  # 0 when an earlier test in this process rendered without the library
+    assert any(r.getMessage() == "another warning" for r in caplog.records)
