@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('fct_usage_daily') }}
 -- Exports by format and share links per day (platform totals).
 select
     usage_date as period_start,
@@ -9,5 +10,5 @@ select
     sum(exports_txt) as exports_txt,
     sum(share_links_created) as share_links_created,
     sum(share_links_accessed) as share_links_accessed
-from {{ ref('fct_usage_daily') }}
+from {{ usage_rollup('daily') }}
 group by usage_date

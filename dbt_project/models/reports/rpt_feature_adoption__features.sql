@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('fct_usage_monthly') }}
 -- Each feature's use in each month: total, accounts using it and their share of active accounts
 -- (active = any session or usage event in the month). A month without active accounts has no rows.
 with features as (
@@ -19,7 +20,7 @@ monthly as (
             when sessions_created + exports_generated + api_calls + share_links_created + share_links_accessed > 0
                 then 1 else 0
         end) over (partition by usage_month) as active_accounts
-    from {{ ref('fct_usage_monthly') }}
+    from {{ usage_rollup('monthly') }}
 ),
 
 amounts as (

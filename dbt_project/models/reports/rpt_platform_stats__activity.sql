@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('fct_usage_daily') }}
 -- Platform totals per day: accounts signed up, accounts active (any session or usage event) and
 -- usage by metric.
 select
@@ -17,5 +18,5 @@ select
     sum(api_calls) as api_calls,
     sum(share_links_created) as share_links_created,
     sum(share_links_accessed) as share_links_accessed
-from {{ ref('fct_usage_daily') }}
+from {{ usage_rollup('daily') }}
 group by usage_date

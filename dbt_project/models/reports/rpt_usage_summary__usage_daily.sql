@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('fct_usage_daily') }}
 -- The daily log and chart: one row per account and day, filed under the day's month (truncated
 -- as a timestamp without time zone: half the cost of the timestamptz a date converts to).
 select
@@ -15,4 +16,4 @@ select
     api_calls,
     share_links_created,
     storage_used_mb
-from {{ ref('fct_usage_daily') }}
+from {{ usage_rollup('daily') }}

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('fct_usage_monthly') }}
 -- Usage by metric for the report's month and the month before it (the trend vs last month): each
 -- month's row is read by its own month's report and by the next month's.
 with report_months as (
@@ -24,5 +25,5 @@ select
     m.share_links_accessed,
     m.storage_used_mb,
     m.concurrent_sessions_peak
-from {{ ref('fct_usage_monthly') }} as m
+from {{ usage_rollup('monthly') }} as m
 cross join report_months as r
