@@ -52,9 +52,9 @@ select
     ) as quick_ratio,
     -- trends: change of ending MRR against the month before and the same month a year before
     cast(ending_mrr - (
-        select p.ending_mrr from bridge as p where p.mrr_month = b.mrr_month - interval '1 month'
+        select p.ending_mrr from bridge as p where p.mrr_month = {{ dbt.dateadd('month', -1, 'b.mrr_month') }}
     ) as numeric(14, 2)) as ending_mrr_mom_change,
     cast(ending_mrr - (
-        select p.ending_mrr from bridge as p where p.mrr_month = b.mrr_month - interval '1 year'
+        select p.ending_mrr from bridge as p where p.mrr_month = {{ dbt.dateadd('year', -1, 'b.mrr_month') }}
     ) as numeric(14, 2)) as ending_mrr_yoy_change
 from bridge as b

@@ -13,7 +13,7 @@ subscriptions as (
 )
 
 select
-    cast(date_trunc('day', i.issued_at) as date) as revenue_date,
+    cast({{ dbt.date_trunc('day', 'i.issued_at') }} as date) as revenue_date,
     coalesce(s.plan_id, 'unknown') as plan_id,
     i.currency,
     count(*) as invoices,

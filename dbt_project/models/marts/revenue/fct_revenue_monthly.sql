@@ -4,7 +4,7 @@
 
 with monthly as (
 select
-    cast(date_trunc('month', revenue_date) as date) as revenue_month,
+    cast({{ dbt.date_trunc('month', 'revenue_date') }} as date) as revenue_month,
     plan_id,
     currency,
     cast(sum(invoices) as bigint) as invoices,
@@ -29,7 +29,7 @@ select
 from monthly as m
 left join monthly as prev_month
     on prev_month.plan_id = m.plan_id and prev_month.currency = m.currency
-    and prev_month.revenue_month = m.revenue_month - interval '1 month'
+    and prev_month.revenue_month = {{ dbt.dateadd('month', -1, 'm.revenue_month') }}
 left join monthly as prev_year
     on prev_year.plan_id = m.plan_id and prev_year.currency = m.currency
-    and prev_year.revenue_month = m.revenue_month - interval '1 year'
+    and prev_year.revenue_month = {{ dbt.dateadd('year', -1, 'm.revenue_month') }}
