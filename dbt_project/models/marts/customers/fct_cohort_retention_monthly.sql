@@ -17,7 +17,7 @@ with months as (
 ),
 
 accounts as (
-    select account_id, cast(date_trunc('month', signup_at) as date) as cohort_month
+    select account_id, cast({{ dbt.date_trunc('month', 'signup_at') }} as date) as cohort_month
     from {{ ref('stg_app__accounts') }}
 ),
 
@@ -41,7 +41,7 @@ paying_at_end as (
     from grid as g
     inner join {{ ref('int_paid_subscriptions') }} as s
         on s.account_id = g.account_id
-       and {{ in_force_at('cast(g.next_month_start as timestamp with time zone)') }}
+       and {{ in_force_at('cast(g.next_month_start as ' ~ type_timestamp_tz() ~ ')') }}
     group by 1, 2, 3
 ),
 
@@ -57,9 +57,7 @@ cohort_months as (
     select
         g.cohort_month,
         g.period_month,
-        cast((extract(year from age(g.period_month, g.cohort_month)) * 12
-              + extract(month from age(g.period_month, g.cohort_month))) as integer)
-            as months_since_signup,
+        cast({{ dbt.datediff('g.cohort_month', 'g.period_month', 'month') }} as integer) as months_since_signup,
         count(*) as cohort_accounts,
         count(p.account_id) as paying_accounts,
         coalesce(sum(p.mrr), 0) as mrr,
@@ -88,9 +86,9 @@ rates as (
         cast(paying_accounts as bigint) as paying_accounts,
         round(mrr, 2) as mrr,
         cast(active_accounts as bigint) as active_accounts,
-        round(paying_accounts::numeric / cohort_accounts, 4) as paying_share_of_cohort,
-        round(active_accounts::numeric / cohort_accounts, 4) as active_share_of_cohort,
-        round(paying_accounts::numeric / nullif(month0_paying_accounts, 0), 4) as logo_retention_rate,
+        round(cast(paying_accounts as numeric) / cohort_accounts, 4) as paying_share_of_cohort,
+        round(cast(active_accounts as numeric) / cohort_accounts, 4) as active_share_of_cohort,
+        round(cast(paying_accounts as numeric) / nullif(month0_paying_accounts, 0), 4) as logo_retention_rate,
         round(mrr / nullif(month0_mrr, 0), 4) as cohort_mrr_retention_rate
     from with_month0
 )
