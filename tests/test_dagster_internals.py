@@ -11,11 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from orchestration.dagster_instance import instance_yaml, storage_url
+from orchestration.dagster_instance import instance_yaml
 from orchestration.dagster_internals import (
     InstalledDbtCliResource,
     check_evaluations_in_run,
@@ -29,6 +27,7 @@ from orchestration.dagster_internals import (
     step_failure_errors,
 )
 from orchestration.dbt_project import dbt_project, installed_dbt
+from tests.dagster_storage import fresh_storage_url
 
 POOL = "internals_test_pool"
 PARTS = dg.StaticPartitionsDefinition(["good", "bad", "never"])
@@ -37,14 +36,10 @@ PARTS = dg.StaticPartitionsDefinition(["good", "bad", "never"])
 @pytest.fixture()
 def home(warehouse_url: str, tmp_path: Path) -> Path:
     """A DAGSTER_HOME as `make instance` writes it, on a fresh storage database of the test server."""
-    storage = f"{conninfo_to_dict(warehouse_url)['dbname']}_internals"
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (storage,))
-        conn.execute(f'DROP DATABASE IF EXISTS "{storage}"')
-        conn.execute(f'CREATE DATABASE "{storage}"')
+    storage = fresh_storage_url(warehouse_url, "internals")
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(instance_yaml(storage_url(make_conninfo(warehouse_url, dbname=storage))))
+    (home / "dagster.yaml").write_text(instance_yaml(storage))
     return home
 
 

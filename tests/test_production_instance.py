@@ -36,13 +36,13 @@ import psutil
 import psycopg
 import pytest
 import yaml
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from orchestration.dagster_instance import EVENT_SETTINGS, storage_url
+from orchestration.dagster_instance import EVENT_SETTINGS
 from orchestration.defs.jobs import RUN_QUEUE_TAG
 from orchestration.defs.pools import RAW_SNAPSHOT_POOL, initialize_pools, warehouse_lock
 from orchestration.settings import PROJECT_ROOT
 from tests import test_run_queueing
+from tests.dagster_storage import fresh_storage_url
 from tests.test_run_queueing import HOUR, SNAPSHOT_STEP, raw_rows
 
 # The hand-made source of the run-queueing tests: two accounts signing up, two sessions, all in HOUR.
@@ -69,17 +69,13 @@ def production_instance_yaml() -> str:
 @pytest.fixture()
 def production_env(warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The environment of every Dagster process of the deployment (daemon, code server, runs, CLI)."""
-    storage = f"{conninfo_to_dict(warehouse_url)['dbname']}_production_dagster"
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (storage,))
-        conn.execute(f'DROP DATABASE IF EXISTS "{storage}"')
-        conn.execute(f'CREATE DATABASE "{storage}"')
+    storage = fresh_storage_url(warehouse_url, "production_dagster")
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(production_instance_yaml())
     settings = {
         "DAGSTER_HOME": str(home),
-        "DAGSTER_POSTGRES_URL": storage_url(make_conninfo(warehouse_url, dbname=storage)),
+        "DAGSTER_POSTGRES_URL": storage,
         # a deployment names its source; the same database here, and no demo simulator schedule
         "SOURCE_URL": warehouse_url,
         "ARTIFACTS_DIR": str(tmp_path / "artifacts"),

@@ -20,14 +20,14 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from orchestration.dagster_instance import instance_yaml, storage_url
+from orchestration.dagster_instance import instance_yaml
 from orchestration.defs.alerts import operator_alert_on_run_failure
 from orchestration.defs.dbt_models import dbt_daily_models, dbt_foundation_models, dbt_hourly_models, dbt_monthly_models
 from orchestration.defs.pools import POOLS, RAW_SNAPSHOT_POOL, dbt_pool, initialize_pools, warehouse_lock
 from orchestration.defs.snapshots import hourly_source_snapshot
 from tests.conftest import reset_warehouse
+from tests.dagster_storage import fresh_storage_url
 from tests.handmade_source import add_session, seed_accounts
 
 HOUR = "2026-03-11-10:00"
@@ -104,14 +104,10 @@ def make_instance_home(warehouse_url: str, tmp_path: Path) -> Path:
     """DAGSTER_HOME configured as `make instance` does: PostgreSQL storage (a fresh database on the
     test server; its row locks are what makes a pool slot one process's at a time), run monitoring
     and pool limits."""
-    storage = f"{conninfo_to_dict(warehouse_url)['dbname']}_dagster"
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (storage,))
-        conn.execute(f'DROP DATABASE IF EXISTS "{storage}"')
-        conn.execute(f'CREATE DATABASE "{storage}"')
+    storage = fresh_storage_url(warehouse_url, "dagster")
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(instance_yaml(storage_url(make_conninfo(warehouse_url, dbname=storage))))
+    (home / "dagster.yaml").write_text(instance_yaml(storage))
     with dg.DagsterInstance.from_config(str(home)) as instance:
         initialize_pools(instance)  # as `make instance` does
     return home
