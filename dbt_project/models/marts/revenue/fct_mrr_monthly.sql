@@ -28,26 +28,41 @@ horizon as (
 ),
 
 months as (
-    select cast(m as date) as mrr_month, m + interval '1 month' as month_end
-    from generate_series(
-        (select date_trunc('month', min(started_at)) from periods),
-        (select date_trunc('month', data_until) - interval '1 month' from horizon),
-        interval '1 month'
-    ) as m
+    select
+        cast(spine.month_start as date) as mrr_month,
+        {{ dbt.dateadd('month', 1, 'spine.month_start') }} as month_end
+    from {{ time_series(
+        '(select ' ~ dbt.date_trunc('month', 'min(started_at)') ~ ' from periods)',
+        '(select ' ~ dbt.dateadd('month', -1, dbt.date_trunc('month', 'data_until')) ~ ' from horizon)',
+        'month', 'spine', 'month_start'
+    ) }}
 ),
 
-paying as (
+in_force as (
     select
         p.account_id,
         m.mrr_month,
-        sum(p.monthly_mrr) as mrr,
+        p.plan_id,
+        p.monthly_mrr,
         -- one paid row is in force at an instant; should two overlap, the dearer one names it
-        (array_agg(p.plan_id order by p.monthly_mrr desc, p.started_at desc))[1] as plan_id
+        row_number() over (
+            partition by p.account_id, m.mrr_month
+            order by p.monthly_mrr desc, p.started_at desc
+        ) as plan_rank
     from periods as p
     inner join months as m
         on p.started_at <= m.month_end
         and (p.paying_until is null or p.paying_until > m.month_end)
-    group by p.account_id, m.mrr_month
+),
+
+paying as (
+    select
+        account_id,
+        mrr_month,
+        sum(monthly_mrr) as mrr,
+        max(case when plan_rank = 1 then plan_id end) as plan_id
+    from in_force
+    group by account_id, mrr_month
 ),
 
 first_paying as (
@@ -89,7 +104,7 @@ select
             case
                 when last_paying_month is null then 'new'
                 {% if var('mrr_reactivation_window_months') is not none -%}
-                when last_paying_month < mrr_month - interval '{{ var("mrr_reactivation_window_months") | int + 1 }} months' then 'new'
+                when last_paying_month < {{ dbt.dateadd('month', -(var('mrr_reactivation_window_months') | int + 1), 'mrr_month') }} then 'new'
                 {% endif -%}
                 else 'reactivation'
             end
