@@ -174,3 +174,26 @@ def dbt_core_version() -> version.Version:
     """The installed dbt-core's version, from its package metadata."""
     return version.parse(importlib.metadata.version("dbt-core"))
 
+
+
+def forget_disposed_defs_state_storage() -> bool:
+    """Stop using a definitions-state storage whose instance has been disposed; True if one was dropped.
+
+    Why internal: entering a DagsterInstance (`with instance:`) makes its definitions-state storage the
+    current one (a ContextVar in `dagster._core.storage.defs_state.base`) and leaving restores the one
+    before. A process that opens and closes many instances with overlapping lifetimes (a test session:
+    fixtures of several scopes, each test its own instance) can be left with the storage of an instance
+    already gone, and every later load of a `Definitions` (`dg.materialize`, `resolve_job_def`) then fails
+    with "Attempted to resolve undefined DagsterInstance weakref". Without a current storage Dagster reads
+    no definitions state, as for an ephemeral instance. Public replacement: none (the storage is set only
+    by entering an instance); long-lived processes (daemon, code server, CLI) hold one instance and never
+    meet this.
+    """
+    from dagster._core.storage.defs_state.base import DefsStateStorage, _current_storage
+
+    storage = DefsStateStorage.get()
+    reference = getattr(storage, "_instance_weakref", None) if storage is not None else None
+    if storage is None or (reference is not None and reference() is not None):
+        return False
+    _current_storage.set(None)
+    return True

@@ -122,6 +122,16 @@ def db(warehouse_url: str) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+@pytest.fixture(autouse=True)
+def _no_disposed_defs_state_storage() -> None:
+    """Each test starts without a disposed instance's definitions-state storage current (see
+    orchestration/dagster_internals.py, forget_disposed_defs_state_storage): the suite opens and closes
+    instances of every fixture scope in one process, and CI saw later tests fail on one left behind."""
+    from orchestration.dagster_internals import forget_disposed_defs_state_storage
+
+    forget_disposed_defs_state_storage()
+
+
 @pytest.fixture(scope="session")
 def dagster_instance():
     import dagster as dg

@@ -19,6 +19,7 @@ from orchestration.dagster_internals import (
     check_evaluations_in_run,
     dagster_clock_at,
     dbt_core_version,
+    forget_disposed_defs_state_storage,
     initialize_pool_limits,
     latest_check_evaluation,
     launcher_watches_run,
@@ -168,3 +169,31 @@ def test_the_dbt_resource_reports_the_installed_dbt_and_runs_dbt(tmp_path):
     dbt = InstalledDbtCliResource(project_dir=dbt_project, dbt_executable=installed_dbt())
     assert dbt.cli(["parse", "--quiet"], target_path=tmp_path / "target").wait().is_successful()
     assert (tmp_path / "target" / "manifest.json").exists()
+
+
+def test_a_disposed_instances_state_storage_is_forgotten(tmp_path: Path):
+    """Instances left in overlapping order leave the first one's storage current after it is gone."""
+    import gc
+
+    from dagster._core.storage.defs_state.base import DefsStateStorage
+
+    (tmp_path / "short").mkdir()
+    (tmp_path / "long").mkdir()
+    short_lived = dg.DagsterInstance.local_temp(tempdir=str(tmp_path / "short"))
+    long_lived = dg.DagsterInstance.local_temp(tempdir=str(tmp_path / "long"))
+    short_lived.__enter__()
+    long_lived.__enter__()  # entered while the short-lived one is current: it restores it on leaving
+    short_lived.__exit__(None, None, None)
+    long_lived.__exit__(None, None, None)
+    del short_lived
+    gc.collect()
+    assert DefsStateStorage.get() is not None  # the disposed instance's storage, current again
+    assert forget_disposed_defs_state_storage()
+    assert DefsStateStorage.get() is None
+    assert not forget_disposed_defs_state_storage()
+
+    @dg.asset
+    def one() -> int:
+        return 1
+
+    assert dg.materialize([one], instance=long_lived).success
